@@ -1,0 +1,263 @@
+"""The GAN training loop: Algorithm 1 of Goodfellow et al. 2014 (k D steps per G step).
+
+Tricks never edit this loop; they act at the hook points of :class:`ganx.TrainingHooks`,
+each of which is one visible call below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from .components import DBatch, Evaluation, GBatch, Run
+from .config import Optimizer, RunConfig
+from .errors import TrainingFailure, UserError
+from .hooks import Hooks
+from .plugin_manager import Catalog, get_catalog
+
+Report = Callable[[int, dict[str, float]], None]
+
+
+def resolve_device(name: str):
+    """``auto`` picks CUDA when available; asking for an absent CUDA is a UserError."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device: {name!r} was asked for but no CUDA GPU is available (use 'cpu' or 'auto')")
+    return device
+
+
+def data_dir(config: RunConfig) -> Path:
+    """The config's ``data_dir``, else ``$GANX_DATA_DIR``, else ``~/.cache/ganx``."""
+    if config.data_dir:
+        return Path(config.data_dir).expanduser()
+    return Path(os.environ.get("GANX_DATA_DIR") or Path.home() / ".cache" / "ganx")
+
+
+def build_optimizer(spec: Optimizer, params):
+    import torch
+
+    make = {
+        "adam": lambda: torch.optim.Adam(params, spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay),
+        "adamw": lambda: torch.optim.AdamW(params, spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay),
+        "sgd": lambda: torch.optim.SGD(params, spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay),
+        "rmsprop": lambda: torch.optim.RMSprop(
+            params, spec.lr, momentum=spec.momentum, eps=spec.eps, weight_decay=spec.weight_decay
+        ),
+    }
+    return make[spec.name]()
+
+
+def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, Hooks, list]:
+    """Seed everything, load the data, build G, D, the plugins and the optimizers."""
+    import torch
+
+    catalog = catalog or get_catalog()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    device = resolve_device(config.device)
+    dataset = catalog.create("dataset", config.dataset)
+    real, _ = dataset.load(data_dir(config), "train")
+    data = real.to(device)
+    shape = tuple(data.shape[1:])
+    arch_g, arch_d = catalog.create("architecture", config.arch.g), catalog.create("architecture", config.arch.d)
+    norm_g, norm_d = catalog.create("normalization", config.norm.g), catalog.create("normalization", config.norm.d)
+    loss = catalog.create("loss", config.loss)
+    tricks = [catalog.create("trick", spec) for spec in config.tricks]
+    rng = torch.Generator(device=device)
+    rng.manual_seed(config.seed)
+
+    def sample_z(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, config.latent_dim, generator=generator or rng, device=device)
+
+    run = Run(
+        config=config,
+        device=device,
+        dataset=dataset,
+        data=data,
+        data_shape=shape,
+        arch_g=arch_g,
+        arch_d=arch_d,
+        norm_g=norm_g,
+        norm_d=norm_d,
+        loss=loss,
+        generator=arch_g.build_generator(config.latent_dim, shape, norm_g).to(device),
+        discriminator=arch_d.build_discriminator(shape, norm_d).to(device),
+        sample_z=sample_z,
+        rng=rng,
+        optimizer={"g": config.optimizer.g, "d": config.optimizer.d},
+    )
+    hooks = Hooks([loss, *tricks])
+    hooks.each("setup", run)
+    run.opt_g = build_optimizer(run.optimizer["g"], run.generator.parameters())
+    run.opt_d = build_optimizer(run.optimizer["d"], run.discriminator.parameters())
+    metrics = [catalog.create("metric", spec) for spec in config.metrics]
+    return run, hooks, metrics
+
+
+def discriminate(run: Run, real, fake):
+    """D's logits on real and fake: two passes, or one joint batch when ``run.joint_d_batch``."""
+    import torch
+
+    if run.joint_d_batch:
+        logits = run.discriminator(torch.cat([real, fake]))
+        return logits[: len(real)], logits[len(real) :]
+    return run.discriminator(real), run.discriminator(fake)
+
+
+def grad_norm(module) -> float:
+    import torch
+
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
+
+
+def d_step(run: Run, hooks: Hooks, measure: bool):
+    """One discriminator update. Returns the detached D loss and D's mean logits on real and fake."""
+    import torch
+
+    n = run.config.batch_size
+    real = run.sample_real(n)
+    with torch.no_grad():
+        fake = run.generator(run.sample_z(n))
+    real, fake = hooks.pipe_pair("d_inputs", real, fake, run)
+    real_logits, fake_logits = discriminate(run, real, fake)
+    real_target, fake_target = hooks.pipe_pair(
+        "d_targets", torch.ones_like(real_logits), torch.zeros_like(fake_logits), run
+    )
+    d_loss = run.loss.d_loss(real_logits, fake_logits, real_target, fake_target)
+    d_loss = hooks.pipe("adjust_d_loss", d_loss, DBatch(real, fake, real_logits, fake_logits), run)
+    run.opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    if measure:
+        run.last["d_grad_norm"] = grad_norm(run.discriminator)
+    hooks.each("before_d_step", run)
+    run.opt_d.step()
+    run.last["d_loss"] = d_loss.detach()
+    hooks.each("after_d_step", run)
+    return run.last["d_loss"], real_logits.detach().sigmoid().mean(), fake_logits.detach().sigmoid().mean()
+
+
+def g_step(run: Run, hooks: Hooks, measure: bool):
+    """One generator update. Returns the detached G loss."""
+    n = run.config.batch_size
+    z = run.sample_z(n)
+    fake = hooks.pipe("g_inputs", run.generator(z), run)
+    fake_logits = run.discriminator(fake)
+    real_logits = run.discriminator(run.sample_real(n)) if run.loss.g_needs_real else None
+    g_loss = run.loss.g_loss(fake_logits, real_logits)
+    g_loss = hooks.pipe("adjust_g_loss", g_loss, GBatch(z, fake, fake_logits, real_logits), run)
+    run.opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    if measure:
+        run.last["g_grad_norm"] = grad_norm(run.generator)
+    hooks.each("before_g_step", run)
+    run.opt_g.step()
+    run.last["g_loss"] = g_loss.detach()
+    hooks.each("after_g_step", run)
+    return run.last["g_loss"]
+
+
+def generate(run: Run, hooks: Hooks, n: int, chunk: int = 1000):
+    """``n`` samples from a fixed z (the same at every evaluation), with G in eval mode."""
+    import torch
+
+    g = run.eval_generator or run.generator
+    was_training = g.training
+    g.eval()
+    hooks.each("before_eval", run)
+    z_rng = torch.Generator(device=run.device)
+    z_rng.manual_seed(run.config.seed + 1_000_003)
+    with torch.no_grad():
+        z = run.sample_z(n, z_rng)
+        fake = torch.cat([g(z[i : i + chunk]) for i in range(0, n, chunk)])
+    g.train(was_training)
+    return fake
+
+
+def evaluate(run: Run, hooks: Hooks, metrics: list) -> tuple[dict[str, float], dict[str, Any], Any]:
+    """Compute every configured metric on freshly generated samples."""
+    fake = generate(run, hooks, run.config.eval.samples)
+    ev = Evaluation(fake=fake, dataset=run.dataset, data_dir=data_dir(run.config), device=run.device, seed=run.config.seed)
+    values = {m.name: float(m.compute(ev)) for m in metrics}
+    protocol = {m.name: m.protocol(ev) for m in metrics}
+    hooks.each("after_eval", run, values)
+    return values, protocol, fake
+
+
+class LossLog:
+    """Per-step D loss, G loss, D(x) and D(G(z)), summed on the device; one host sync per log row."""
+
+    KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
+
+    def __init__(self):
+        self.total, self.count = None, 0
+
+    def add(self, *values) -> None:
+        import torch
+
+        stacked = torch.stack([v.float() for v in values])
+        self.total = stacked if self.total is None else self.total + stacked
+        self.count += 1
+
+    def flush(self, run: Run) -> dict[str, float]:
+        import math
+
+        means = [v / self.count for v in self.total.tolist()]
+        self.total, self.count = None, 0
+        row = dict(zip(self.KEYS, means))
+        bad = [k for k, v in row.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingFailure(f"non-finite {bad[0]} ({row[bad[0]]})", run.step)
+        row |= {k: run.last[k] for k in ("d_grad_norm", "g_grad_norm") if k in run.last}
+        return row
+
+
+def train(config: RunConfig, out: Path | None = None, *, catalog: Catalog | None = None, report: Report | None = None) -> dict[str, Any]:
+    """Train one GAN; write results into ``out`` if given. Returns the final metrics and protocol.
+
+    ``report(step, metrics)`` is called after every evaluation (a sweep uses it for pruning).
+    Raises TrainingFailure if the run diverges.
+    """
+    from . import results
+
+    run, hooks, metrics = build_run(config, catalog)
+    writer = results.RunWriter(out, config) if out else None
+    log, log_every = LossLog(), config.log_every
+    eval_every = config.eval.every
+    values: dict[str, float] = {}
+    try:
+        for step in range(config.steps):
+            run.step = step
+            measure = (step + 1) % log_every == 0
+            for _ in range(run.d_steps):
+                d_loss, d_real, d_fake = d_step(run, hooks, measure)
+            for _ in range(run.g_steps):
+                g_loss = g_step(run, hooks, measure)
+            log.add(d_loss, g_loss, d_real, d_fake)
+
+            if measure or step + 1 == config.steps:
+                row = log.flush(run)
+                if writer:
+                    writer.log({"step": step + 1, **row})
+            if (eval_every and (step + 1) % eval_every == 0) or step + 1 == config.steps:
+                values, protocol, fake = evaluate(run, hooks, metrics)
+                if writer:
+                    writer.log({"step": step + 1, **values})
+                    writer.checkpoint(run)
+                if report:
+                    report(step + 1, values)
+    except TrainingFailure as failure:
+        if writer:
+            writer.finish({"failed": failure.reason, "step": failure.step})
+        raise
+    final = {"step": config.steps, "metrics": values, "protocol": protocol}
+    if writer:
+        writer.samples(fake, run.dataset)
+        writer.finish(final)
+    return final
