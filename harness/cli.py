@@ -1,0 +1,144 @@
+"""The ``ganx`` command line. Heavy libraries (torch, optuna, pandas) are imported inside commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from .errors import UserError
+
+app = typer.Typer(
+    help="ganx: train GANs and run ablation sweeps over losses, architectures, norms and tricks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Override a setting: KEY.PATH=VALUE (VALUE is YAML, e.g. seeds=[0,1])."),
+]
+DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (overrides the config).")]
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="Run config YAML.")],
+    set_: SetOption = None,
+    out: Annotated[Optional[Path], typer.Option(help="Results folder [default: results/<name>].")] = None,
+    device: DeviceOption = None,
+) -> None:
+    """Train one GAN and write its results folder."""
+    from .config import load_run
+
+    sets = list(set_ or []) + ([f"device={device}"] if device else [])
+    cfg = load_run(config, sets)
+    out = out or Path("results") / cfg.name
+    from .errors import TrainingFailure
+    from .trainer import train
+
+    console.print(f"training [bold]{cfg.name}[/] for {cfg.steps} steps → {out}")
+    try:
+        final = train(cfg, out)
+    except TrainingFailure as failure:
+        console.print(f"[red]run failed at step {failure.step}: {escape(failure.reason)}[/]")
+        raise typer.Exit(1)
+    for metric, value in final["metrics"].items():
+        console.print(f"  {metric:>12} = {value:.4g}")
+    console.print(f"results in {out}/ (samples.png, metrics.jsonl, final.json, checkpoint.pt)")
+
+
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="Sweep YAML.")],
+    set_: SetOption = None,
+    results: Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")] = Path("results"),
+    device: DeviceOption = None,
+) -> None:
+    """Run (or resume) an ablation sweep and print its table."""
+    from .sweep_config import load_sweep
+
+    sets = list(set_ or []) + ([f"base.device={device}"] if device else [])
+    spec = load_sweep(file, sets)
+    from .sweep import run_sweep
+    from .table import study_table
+
+    total = len(spec.cells)
+    done = {"n": 0}
+
+    def progress(cell, outcome):
+        done["n"] += 1
+        status = "[green]ok[/]" if outcome["state"] == "COMPLETE" else f"[red]{outcome['state']}[/] {escape(outcome.get('error', ''))}"
+        console.print(f"[{done['n']}] {cell.key}: {status}")
+
+    console.print(f"sweep [bold]{spec.config.name}[/]: {len(spec.arms)} arms × {len(spec.config.seeds)} seeds = {total} cells")
+    study = run_sweep(spec, results, progress)
+    if not done["n"]:
+        console.print("nothing left to run; every cell is finished")
+    console.print(study_table(study))
+
+
+@app.command()
+def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """List every plugin, built-in and third-party, by category."""
+    from .plugin_manager import get_catalog
+
+    entries = sorted(get_catalog(), key=lambda e: (e.category, e.name))
+    if as_json:
+        rows = [
+            {"name": e.name, "category": e.category, "plugin": e.plugin, "package": e.package, "version": e.version}
+            for e in entries
+        ]
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="ganx plugins")
+    for column in ("category", "name", "plugin", "package"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(e.category, e.name, e.plugin, f"{e.package} {e.version}".strip())
+    console.print(table)
+
+
+@app.command()
+def table(
+    target: Annotated[str, typer.Argument(help="A sweep name (under --results) or a sweep's results folder.")],
+    results: Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")] = Path("results"),
+) -> None:
+    """Print the ablation table of a sweep."""
+    folder = Path(target) if Path(target).is_dir() else results / target
+    journal = folder / "study.journal"
+    if not journal.is_file():
+        raise UserError(f"{target}: no sweep results found (looked for {journal})")
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    from .table import study_table
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    names = [s.study_name for s in storage.get_all_studies()]
+    if len(names) != 1:
+        raise UserError(f"{journal}: expected one study, found {len(names)}")
+    console.print(study_table(optuna.load_study(study_name=names[0], storage=storage)))
+
+
+def main() -> None:
+    """Entry point: user mistakes print one line per problem and exit with code 2."""
+    try:
+        app()
+    except UserError as exc:
+        err = Console(stderr=True, highlight=False)
+        for problem in exc.problems:
+            err.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
