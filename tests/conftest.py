@@ -1,0 +1,67 @@
+"""Shared fixtures: tiny configs, in-process plugin registration, and running the CLI in-process."""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+import pytest
+
+from ganx.plugin_manager import get_plugin_manager
+
+TINY = {
+    "name": "tiny",
+    "dataset": "grid25",
+    "arch": {"name": "mlp", "hidden": [16, 16]},
+    "steps": 20,
+    "batch_size": 32,
+    "latent_dim": 4,
+    "log_every": 10,
+    "eval": {"samples": 500},
+    "metrics": ["modes", "hq", "reverse_kl"],
+}
+
+
+@pytest.fixture
+def tiny():
+    """A fresh dict of a valid run config that trains in well under a second."""
+    return copy.deepcopy(TINY)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("GANX_DATA_DIR", str(tmp_path_factory.getbasetemp() / "data"))
+
+
+@pytest.fixture
+def register_plugin():
+    """Register a plugin object (module or class with @hookimpl functions) for one test."""
+    pm = get_plugin_manager()
+    added = []
+
+    def register(plugin):
+        pm.register(plugin)
+        added.append(plugin)
+        return plugin
+
+    yield register
+    for plugin in added:
+        pm.unregister(plugin)
+
+
+@pytest.fixture
+def ganx(monkeypatch, capsys):
+    """Run the ``ganx`` CLI in-process; returns (exit code, stdout, stderr)."""
+    from ganx.cli import main
+
+    def invoke(*args: str):
+        monkeypatch.setattr(sys, "argv", ["ganx", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return invoke

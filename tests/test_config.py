@@ -1,0 +1,101 @@
+"""Config validation: every mistake is one line naming the field, with exit code 2 and no traceback."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ganx import UserError
+from ganx.config import Spec, apply_sets, load_run, validate_run
+
+
+def problems(data) -> str:
+    with pytest.raises(UserError) as err:
+        validate_run(data, "run.yaml")
+    return "\n".join(err.value.problems)
+
+
+def test_valid_config_and_plugin_shorthand(tiny):
+    config = validate_run(tiny, "run.yaml")
+    assert config.loss == Spec(name="nsgan") == Spec.model_validate({"name": "nsgan"})
+    assert config.arch.g == config.arch.d == Spec(name="mlp", params={"hidden": [16, 16]})
+    assert validate_run(config.dump(), "again") == config
+
+
+def test_unknown_key_suggests_the_close_match(tiny):
+    tiny["stpes"] = tiny.pop("steps")
+    text = problems(tiny)
+    assert "run.yaml: stpes: unknown key; did you mean 'steps'?" in text
+    assert "steps: required but missing" in text
+
+
+def test_unknown_nested_key(tiny):
+    tiny["eval"] = {"sample": 10}
+    assert "eval.sample: unknown key; did you mean 'samples'?" in problems(tiny)
+
+
+def test_unknown_plugin_lists_the_choices(tiny):
+    tiny["loss"] = "nsgn"
+    text = problems(tiny)
+    assert "loss: unknown loss plugin 'nsgn'; did you mean 'nsgan'?" in text and "valid: " in text
+
+
+def test_plugin_params_are_checked_against_its_schema(tiny):
+    tiny["arch"] = {"name": "mlp", "hidden": "wide", "widht": 3}
+    text = problems(tiny)
+    assert "arch.g.mlp.hidden" in text
+    assert "arch.g.mlp.widht: unknown key" in text
+
+
+def test_separate_g_and_d_specs(tiny):
+    tiny["norm"] = {"g": "batch", "d": "none"}
+    config = validate_run(tiny, "run.yaml")
+    assert (config.norm.g.name, config.norm.d.name) == ("batch", "none")
+
+
+@pytest.mark.parametrize(
+    "key, value, fragment",
+    [
+        ("steps", 0, "steps: Input should be greater than 0"),
+        ("batch_size", "ten", "batch_size: Input should be a valid integer"),
+        ("device", "gpu", "device: String should match pattern"),
+        ("tricks", ["ls", {"name": "x"}], "tricks[1]: unknown trick plugin 'x'"),
+        ("metrics", ["modes", "modes"], "metrics: Value error, listed more than once: modes"),
+    ],
+)
+def test_bad_values_name_the_field(tiny, key, value, fragment):
+    tiny[key] = value
+    assert fragment in problems(tiny)
+
+
+def test_yaml_duplicate_key_names_the_line(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("dataset: grid25\nsteps: 5\nsteps: 6\n")
+    with pytest.raises(UserError, match=r"run.yaml: line 3, column 1: duplicate key 'steps'"):
+        load_run(path)
+
+
+def test_set_overrides_parse_yaml_values():
+    data = apply_sets({"base": {"steps": 5}}, ["base.steps=200", "seeds=[0,1]", "base.arch.hidden=[8, 8]", "name=x"])
+    assert data == {"base": {"steps": 200, "arch": {"hidden": [8, 8]}}, "seeds": [0, 1], "name": "x"}
+    with pytest.raises(UserError, match="expected KEY.PATH=VALUE"):
+        apply_sets({}, ["steps"])
+
+
+def test_cli_reports_every_problem_with_exit_2(tmp_path, tiny, ganx):
+    tiny["loss"] = "hing"
+    tiny["steps"] = -1
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(tiny))
+    code, out, err = ganx("run", path)
+    assert code == 2
+    assert "Traceback" not in err + out
+    assert f"{path}: steps: Input should be greater than 0" in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_cli_missing_file_and_directory(tmp_path, ganx):
+    code, _, err = ganx("run", tmp_path / "nope.yaml")
+    assert code == 2 and "nope.yaml: no such file" in err
+    code, _, err = ganx("run", tmp_path)
+    assert code == 2 and "is a directory" in err

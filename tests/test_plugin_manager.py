@@ -1,0 +1,94 @@
+"""Plugins load through entry points like strangers, in-process registration works, and failures are contained."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ganx import Loss, UserError, hookimpl
+from ganx.plugin_manager import get_catalog
+
+
+class Doubled(Loss):
+    name = "test-doubled"
+
+    def d_loss(self, real_logits, fake_logits, real_target, fake_target):
+        return 2 * (fake_logits - real_logits).mean()
+
+    def g_loss(self, fake_logits, real_logits):
+        return -2 * fake_logits.mean()
+
+
+class InProcessPlugin:
+    @hookimpl
+    def register_losses(self, register):
+        register(Doubled)
+
+
+def test_builtins_are_listed_as_entry_points_of_ganx(ganx):
+    code, out, _ = ganx("plugins", "--json")
+    rows = json.loads(out)
+    assert code == 0
+    found = {(r["category"], r["name"]) for r in rows}
+    assert {("loss", "nsgan"), ("architecture", "mlp"), ("dataset", "grid25"), ("metric", "modes")} <= found
+    nsgan = next(r for r in rows if r["name"] == "nsgan")
+    assert nsgan["plugin"] == "ganx:losses" and nsgan["package"] == "ganx"
+
+
+def test_in_process_plugin_names_appear(register_plugin, ganx):
+    assert "test-doubled" not in get_catalog().names("loss")
+    register_plugin(InProcessPlugin())
+    assert get_catalog().get("loss", "test-doubled") is Doubled
+    rows = json.loads(ganx("plugins", "--json")[1])
+    assert {"name": "test-doubled", "category": "loss"}.items() <= next(r for r in rows if r["name"] == "test-doubled").items()
+
+
+def test_same_name_twice_is_an_error_naming_both(register_plugin):
+    class Clash:
+        @hookimpl
+        def register_losses(self, register):
+            register(type("Clash", (Doubled,), {"name": "nsgan"}))
+
+    register_plugin(Clash())
+    with pytest.raises(UserError) as err:
+        get_catalog()
+    assert "loss 'nsgan' is registered twice" in str(err.value)
+    assert "ganx:losses" in str(err.value)
+
+
+def _fake_distribution(tmp_path, body: str):
+    """A site dir holding an installed distribution 'ganx-broken' whose entry point module is ``body``."""
+    dist = tmp_path / "ganx_broken-1.2.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: ganx-broken\nVersion: 1.2\n")
+    (dist / "entry_points.txt").write_text("[ganx]\nbroken = ganx_broken_plugin\n")
+    (tmp_path / "ganx_broken_plugin.py").write_text(textwrap.dedent(body))
+    return {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+
+def test_broken_entry_point_warns_and_the_rest_works(tmp_path):
+    env = _fake_distribution(tmp_path, "raise ImportError('no module named torch_extras')\n")
+    result = subprocess.run([sys.executable, "-m", "ganx.cli", "plugins", "--json"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "ganx-broken" in result.stderr and "pip uninstall ganx-broken" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert any(r["name"] == "nsgan" for r in json.loads(result.stdout))
+
+    strict = subprocess.run(
+        [sys.executable, "-m", "ganx.cli", "plugins", "--json"],
+        env={**env, "GANX_STRICT_PLUGINS": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert strict.returncode != 0 and "torch_extras" in strict.stderr
+
+
+def test_listing_plugins_does_not_import_torch():
+    code = "import sys; from ganx.cli import main; sys.argv=['ganx','plugins','--json']\ntry: main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

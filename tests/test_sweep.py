@@ -1,0 +1,97 @@
+"""Sweeps: every arm × seed cell runs once, re-running resumes, and a broken arm does not stop the rest."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ganx import Trick, UserError, hookimpl
+from ganx.sweep import open_study, run_sweep
+from ganx.sweep_config import load_sweep, merge, validate_sweep
+from ganx.table import summarize, trials_frame
+
+
+def sweep_file(tmp_path, tiny, **changes):
+    data = {
+        "name": "t",
+        "base": tiny,
+        "arms": {"baseline": {}, "wider": {"arch": {"hidden": [24, 24]}}},
+        "seeds": [0, 1],
+        "objective": {"metric": "modes", "direction": "maximize"},
+        **changes,
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_merge_changes_mappings_key_by_key_and_replaces_lists():
+    base = {"arch": {"name": "mlp", "hidden": [8]}, "tricks": ["a"]}
+    assert merge(base, {"arch": {"hidden": [4, 4]}, "tricks": ["b"]}) == {
+        "arch": {"name": "mlp", "hidden": [4, 4]},
+        "tricks": ["b"],
+    }
+
+
+def test_cells_are_arms_times_seeds_with_the_arm_applied(tmp_path, tiny):
+    sweep = load_sweep(sweep_file(tmp_path, tiny))
+    assert [c.key for c in sweep.cells] == ["baseline/s0", "baseline/s1", "wider/s0", "wider/s1"]
+    assert [c.config.seed for c in sweep.cells] == [0, 1, 0, 1]
+    assert sweep.cells[2].config.arch.g.params["hidden"] == [24, 24]
+
+
+def test_objective_must_be_computed_and_seeds_unique(tmp_path, tiny):
+    with pytest.raises(UserError) as err:
+        load_sweep(sweep_file(tmp_path, tiny, objective={"metric": "fid"}, seeds=[1, 1]))
+    text = "\n".join(err.value.problems)
+    assert "seeds: Value error, seeds are repeated" in text
+    with pytest.raises(UserError, match="objective.metric: 'fid' is not computed by arm 'baseline'"):
+        load_sweep(sweep_file(tmp_path, tiny, objective={"metric": "fid"}))
+
+
+def test_arm_errors_name_the_arm(tmp_path, tiny):
+    with pytest.raises(UserError, match=r"arms.bad: loss: unknown loss plugin 'hnge'"):
+        load_sweep(sweep_file(tmp_path, tiny, arms={"baseline": {}, "bad": {"loss": "hnge"}}))
+
+
+def test_rerun_resumes_and_runs_nothing_new(tmp_path, tiny, ganx):
+    path = sweep_file(tmp_path, tiny)
+    code, out, _ = ganx("sweep", path, "--results", tmp_path / "results")
+    assert code == 0 and out.count(": ok") == 4
+    code, again, _ = ganx("sweep", path, "--results", tmp_path / "results")
+    assert code == 0 and "nothing left to run" in again
+    table = out[out.index("ganx sweep t"):]
+    assert table in again
+    study = open_study(load_sweep(path), tmp_path / "results")
+    assert len(study.trials) == 4
+    assert {t.user_attrs["cell"] for t in study.trials} == {"baseline/s0", "baseline/s1", "wider/s0", "wider/s1"}
+    assert (tmp_path / "results/t/runs/wider-s1/samples.png").exists()
+
+
+class Crash(Trick):
+    name = "test-crash"
+
+    def after_g_step(self, run):
+        raise RuntimeError("boom")
+
+
+class CrashPlugin:
+    @hookimpl
+    def register_tricks(self, register):
+        register(Crash)
+
+
+def test_a_crashing_arm_is_recorded_and_the_sweep_goes_on(tmp_path, tiny, register_plugin):
+    register_plugin(CrashPlugin())
+    sweep = validate_sweep(
+        yaml.safe_load(sweep_file(tmp_path, tiny, arms={"baseline": {}, "crash": {"tricks": ["test-crash"]}}).read_text()),
+        "s.yaml",
+    )
+    study = run_sweep(sweep, tmp_path / "results")
+    frame = trials_frame(study)
+    crashed = frame[frame.arm == "crash"]
+    assert set(crashed.state) == {"FAIL"}
+    assert crashed.error.iloc[0] == "trick plugin 'test-crash' failed in after_g_step: RuntimeError: boom"
+    rows = {r["arm"]: r for r in summarize(frame, ["baseline", "crash"], ["modes"])}
+    assert (rows["baseline"]["complete"], rows["crash"]["failed"]) == (2, 2)
+    assert rows["crash"]["modes"] is None
