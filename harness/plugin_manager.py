@@ -103,9 +103,10 @@ def load_entry_points(pm: pluggy.PluginManager) -> None:
         except Exception as exc:
             if os.environ.get("GANX_STRICT_PLUGINS") == "1":
                 raise
+            remedy = "this is a bug in ganx itself" if package == "ganx" else f"remove it with: pip uninstall {package}"
             print(
                 f"warning: plugin {ep.name!r} from {package} {version} failed to load "
-                f"({type(exc).__name__}: {exc}); skipped. Remove it with: pip uninstall {package}",
+                f"({type(exc).__name__}: {exc}); skipped; {remedy}",
                 file=sys.stderr,
             )
 

@@ -75,7 +75,7 @@ def test_broken_entry_point_warns_and_the_rest_works(tmp_path):
     env = _fake_distribution(tmp_path, "raise ImportError('no module named torch_extras')\n")
     result = subprocess.run([sys.executable, "-m", "ganx.cli", "plugins", "--json"], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "ganx-broken" in result.stderr and "pip uninstall ganx-broken" in result.stderr
+    assert "ganx-broken" in result.stderr and "remove it with: pip uninstall ganx-broken" in result.stderr
     assert "Traceback" not in result.stderr
     assert any(r["name"] == "nsgan" for r in json.loads(result.stdout))
 
