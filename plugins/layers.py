@@ -1,4 +1,4 @@
-"""Small torch modules the built-in architectures share. Imported lazily: it imports torch."""
+"""Small torch modules the built-in architectures and tricks share. Imported lazily: it imports torch."""
 
 from __future__ import annotations
 
@@ -34,3 +34,43 @@ class Logits(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(len(x))
+
+
+class GaussianNoise(nn.Module):
+    """Adds N(0, std²) noise in training mode; the identity in eval mode."""
+
+    def __init__(self, std: float):
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.std * torch.randn_like(x) if self.training else x
+
+
+class SamplingDropout(nn.Dropout):
+    """Dropout inserted into G by the ``g_dropout`` trick (a distinct type, so it can be found again)."""
+
+
+ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU)
+
+
+def insert_after_activations(module: nn.Module, make) -> int:
+    """Replace each hidden activation ``a`` inside ``module`` by ``Sequential(a, make())``; return how many."""
+    count = 0
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, ACTIVATIONS):
+                setattr(parent, name, nn.Sequential(child, make()))
+                count += 1
+    return count
+
+
+class Packed(nn.Module):
+    """PacGAN's packing (Lin et al. 2018): D sees each m consecutive samples as one, concatenated on dim 1."""
+
+    def __init__(self, discriminator: nn.Module, m: int):
+        super().__init__()
+        self.discriminator, self.m = discriminator, m
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.discriminator(x.reshape(len(x) // self.m, self.m * x.shape[1], *x.shape[2:]))

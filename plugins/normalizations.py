@@ -1,6 +1,12 @@
-"""Normalizations placed after each hidden layer of G or D (set separately for each)."""
+"""Normalizations placed after each hidden layer of G or D (set separately for each).
+
+``layer(c, spatial)`` is the norm after a layer with ``c`` features (``spatial``: a conv feature
+map, else a vector); ``wrap(layer)`` wraps the linear/conv layer itself.
+"""
 
 from __future__ import annotations
+
+from pydantic import Field
 
 from ganx import Normalization, Params, hookimpl
 
@@ -27,7 +33,72 @@ class BatchNorm(Normalization):
         return cls(num_features, eps=self.params.eps, momentum=self.params.momentum)
 
 
+class InstanceNorm(Normalization):
+    """Instance normalization (Ulyanov et al. 2016), affine, over each sample's feature map.
+
+    A vector has no spatial extent, so on MLP layers the instance is the feature vector (= layer norm).
+    """
+
+    name = "instance"
+
+    class Params(Params):
+        eps: float = 1e-5
+
+    def layer(self, num_features, spatial):
+        from torch import nn
+
+        if spatial:
+            return nn.InstanceNorm2d(num_features, eps=self.params.eps, affine=True)
+        return nn.LayerNorm(num_features, eps=self.params.eps)
+
+
+class LayerNorm(Normalization):
+    """Layer normalization (Ba et al. 2016) over all of a sample's features (GroupNorm(1, C) on conv maps)."""
+
+    name = "layer"
+
+    class Params(Params):
+        eps: float = 1e-5
+
+    def layer(self, num_features, spatial):
+        from torch import nn
+
+        if spatial:
+            return nn.GroupNorm(1, num_features, eps=self.params.eps)
+        return nn.LayerNorm(num_features, eps=self.params.eps)
+
+
+class GroupNorm(Normalization):
+    """Group normalization (Wu & He 2018); ``groups`` is lowered to the largest divisor of the channel count."""
+
+    name = "group"
+
+    class Params(Params):
+        groups: int = Field(32, ge=1)
+        eps: float = 1e-5
+
+    def layer(self, num_features, spatial):
+        from torch import nn
+
+        groups = max(g for g in range(1, min(self.params.groups, num_features) + 1) if num_features % g == 0)
+        return nn.GroupNorm(groups, num_features, eps=self.params.eps)
+
+
+class SpectralNorm(Normalization):
+    """Spectral normalization (Miyato et al. 2018): each layer's weight divided by its top singular value."""
+
+    name = "spectral"
+
+    class Params(Params):
+        power_iterations: int = Field(1, ge=1, description="power-iteration steps per forward pass")
+
+    def wrap(self, module):
+        from torch.nn.utils.parametrizations import spectral_norm
+
+        return spectral_norm(module, n_power_iterations=self.params.power_iterations)
+
+
 @hookimpl
 def register_normalizations(register):
-    register(NoNorm)
-    register(BatchNorm)
+    for norm in (NoNorm, BatchNorm, InstanceNorm, LayerNorm, GroupNorm, SpectralNorm):
+        register(norm)

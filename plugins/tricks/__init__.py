@@ -1,0 +1,17 @@
+"""Training tricks (ganhacks and friends), each acting only through the trainer's hook points.
+
+One module per group; see docs/catalog.md for every trick, its params and its source.
+"""
+
+from __future__ import annotations
+
+from ganx import hookimpl
+
+from . import failure, generator, labels, noise, packing, regularize, replay, schedule
+
+
+@hookimpl
+def register_tricks(register):
+    for group in (labels, noise, replay, schedule, regularize, generator, packing, failure):
+        for trick in group.TRICKS:
+            register(trick)
