@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ganx import Dataset, Params, hookimpl
+from ganx.plugins.image_datasets import Cifar10, Digits, FashionMNIST, ImageFolder, MNIST
 
 
 class GaussianMixture(Dataset):
@@ -70,7 +71,33 @@ class Grid(GaussianMixture):
         return torch.cartesian_prod(axis, axis)
 
 
+class Spiral(Dataset):
+    """Points along an Archimedean spiral ``r = radius·t``, ``θ = 2π·turns·t``, plus Gaussian noise."""
+
+    name = "spiral"
+    kind = "points"
+
+    class Params(Params):
+        turns: float = Field(2.0, gt=0)
+        radius: float = Field(1.0, gt=0)
+        noise: float = Field(0.02, ge=0)
+        samples: int = Field(100_000, gt=0, description="points per split")
+        data_seed: int = 0
+
+    def load(self, data_dir, split):
+        import math
+
+        import torch
+
+        p = self.params
+        g = torch.Generator().manual_seed(p.data_seed * 2 + (split == "test"))
+        t = torch.rand(p.samples, generator=g)
+        angle = 2 * math.pi * p.turns * t
+        points = p.radius * t[:, None] * torch.stack([angle.cos(), angle.sin()], 1)
+        return points + torch.randn(p.samples, 2, generator=g) * p.noise, None
+
+
 @hookimpl
 def register_datasets(register):
-    register(Ring)
-    register(Grid)
+    for dataset in (Ring, Grid, Spiral, Digits, FashionMNIST, MNIST, Cifar10, ImageFolder):
+        register(dataset)
