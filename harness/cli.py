@@ -30,26 +30,40 @@ DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cu
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Argument(help="Run config YAML.")],
+    config: Annotated[Optional[Path], typer.Argument(help="Run config YAML (omit with --resume).")] = None,
     set_: SetOption = None,
     out: Annotated[Optional[Path], typer.Option(help="Results folder [default: results/<name>].")] = None,
     device: DeviceOption = None,
+    resume: Annotated[
+        Optional[Path], typer.Option(help="Continue the stopped run in this results folder from its checkpoint.")
+    ] = None,
 ) -> None:
-    """Train one GAN and write its results folder."""
+    """Train one GAN and write its results folder; Ctrl-C or SIGTERM stops it resumably."""
     from .config import load_run
+    from .resume import Interrupted, resumable
 
-    sets = list(set_ or []) + ([f"device={device}"] if device else [])
-    cfg = load_run(config, sets)
-    out = out or Path("results") / cfg.name
+    devices = [f"device={device}"] if device else []
+    if resume and (config or set_ or out):
+        raise UserError("--resume DIR continues the run exactly as DIR/config.yaml says; do not also give CONFIG, --set or --out")
+    if resume:
+        cfg, out = load_run(resumable(resume), devices), resume
+    elif config is None:
+        raise UserError("ganx run: give a run config YAML, or --resume DIR to continue a stopped run")
+    else:
+        cfg = load_run(config, list(set_ or []) + devices)
+        out = out or Path("results") / cfg.name
     from .errors import TrainingFailure
     from .trainer import train
 
-    console.print(f"training [bold]{cfg.name}[/] for {cfg.steps} steps → {out}")
+    console.print(f"{'resuming' if resume else 'training'} [bold]{cfg.name}[/] for {cfg.steps} steps → {out}")
     try:
-        final = train(cfg, out)
+        final = train(cfg, out, resume=bool(resume))
     except TrainingFailure as failure:
         console.print(f"[red]run failed at step {failure.step}: {escape(failure.reason)}[/]")
         raise typer.Exit(1)
+    except Interrupted as stop:
+        console.print(f"[yellow]stopped after step {stop.step}; checkpoint saved. Continue with: ganx run --resume {out}[/]", soft_wrap=True)
+        raise typer.Exit(128 + stop.signum)
     for metric, value in final["metrics"].items():
         console.print(f"  {metric:>12} = {value:.4g}")
     console.print(f"results in {out}/ (samples.png, metrics.jsonl, final.json, checkpoint.pt)")

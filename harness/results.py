@@ -8,39 +8,35 @@ from typing import Any
 import yaml
 
 from . import store
-from .components import Dataset, Run
+from .components import Dataset
 from .config import RunConfig
 
 
 class RunWriter:
     """Writes one run's results; every file but the append-only metrics log is replaced atomically."""
 
-    def __init__(self, out: Path, config: RunConfig):
+    def __init__(self, out: Path, config: RunConfig, resume_step: int | None = None):
+        """A new run (or, with ``resume_step``, one continued there: later metrics rows are dropped)."""
         self.out = Path(out)
+        self.metrics_path = self.out / "metrics.jsonl"
+        if resume_step is not None:
+            store.truncate_jsonl(self.metrics_path, resume_step)
+            return
         try:
             self.out.mkdir(parents=True, exist_ok=True)
-            store.write_text(self.out / "config.yaml", yaml.safe_dump(config.dump(), sort_keys=False))
         except OSError as exc:
             from .errors import UserError
 
             raise UserError(f"{self.out}: cannot write results here ({exc.strerror})") from None
-        self.metrics_path = self.out / "metrics.jsonl"
+        store.write_text(self.out / "config.yaml", yaml.safe_dump(config.dump(), sort_keys=False))
         self.metrics_path.unlink(missing_ok=True)
 
     def log(self, row: dict[str, Any]) -> None:
         store.append_jsonl(self.metrics_path, row)
 
-    def checkpoint(self, run: Run) -> None:
-        store.save_checkpoint(
-            self.out / "checkpoint.pt",
-            {
-                "step": run.step + 1,
-                "generator": run.generator.state_dict(),
-                "discriminator": run.discriminator.state_dict(),
-                "opt_g": run.opt_g.state_dict(),
-                "opt_d": run.opt_d.state_dict(),
-            },
-        )
+    def checkpoint(self, state: dict[str, Any]) -> None:
+        """Replace checkpoint.pt with ``state`` (see :func:`ganx.resume.run_state`)."""
+        store.save_checkpoint(self.out / "checkpoint.pt", state)
 
     def samples(self, fake, dataset: Dataset) -> None:
         from .pictures import save_samples

@@ -1,4 +1,8 @@
-"""Writing run results so that a reader never sees a partial file, and reading them back safely."""
+"""Writing run results so that a reader never sees a partial file, and reading them back safely.
+
+A failed write (disk full, read-only folder) raises a UserError naming the file and leaves the
+file as it was.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,30 @@ from typing import Any, Callable
 from .errors import UserError
 
 
+def _cannot_write(path: Path, exc: OSError) -> UserError:
+    return UserError(f"{path}: cannot write results ({exc.strerror or exc}); the previous file is unchanged")
+
+
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
     """Write via ``write(fileobj)`` into a temp file beside ``path``, fsync, then rename over it.
 
     If anything fails (disk full included) the temp file is removed and ``path`` is untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _cannot_write(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -40,23 +54,43 @@ def write_json(path: Path, data: Any) -> None:
 
 def append_jsonl(path: Path, row: dict[str, Any]) -> None:
     """Append one JSON line; a crash can at worst leave a torn last line, which readers skip."""
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-        f.flush()
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+            f.flush()
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """All rows of a JSON-lines file. A torn last line is dropped; corruption elsewhere is an error."""
-    lines = Path(path).read_text().splitlines()
+    try:
+        lines = Path(path).read_text().splitlines()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read ({exc}); the file is corrupted") from None
     rows = []
     for number, line in enumerate(lines, 1):
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             if number == len(lines):
                 break
             raise UserError(f"{path}: line {number} is not valid JSON; the file is corrupted") from None
+        if not isinstance(row, dict):
+            raise UserError(f"{path}: line {number} is not a JSON object; the file is corrupted")
+        rows.append(row)
     return rows
+
+
+def truncate_jsonl(path: Path, last_step: int) -> None:
+    """Keep only the rows up to ``last_step`` (and drop a torn last line), atomically."""
+    path = Path(path)
+    if not path.exists():
+        return
+    rows = [row for row in read_jsonl(path) if row.get("step", 0) <= last_step]
+    write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -72,10 +106,15 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
     import torch
 
+    if Path(path).is_dir():
+        raise UserError(f"{path}: is a directory; expected a checkpoint file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise UserError(f"{path}: no such checkpoint") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"{path}: not a loadable ganx checkpoint (refused or corrupted: {first})") from None
+    if not isinstance(state, dict) or "step" not in state:
+        raise UserError(f"{path}: not a ganx checkpoint (no 'step' entry)")
+    return state

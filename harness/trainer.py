@@ -218,44 +218,64 @@ class LossLog:
         return row
 
 
-def train(config: RunConfig, out: Path | None = None, *, catalog: Catalog | None = None, report: Report | None = None) -> dict[str, Any]:
+def train(
+    config: RunConfig,
+    out: Path | None = None,
+    *,
+    catalog: Catalog | None = None,
+    report: Report | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
     """Train one GAN; write results into ``out`` if given. Returns the final metrics and protocol.
 
     ``report(step, metrics)`` is called after every evaluation (a sweep uses it for pruning).
+    With ``resume``, training continues from ``out/checkpoint.pt``. SIGINT/SIGTERM stop the run
+    after the current step with a checkpoint saved, raising :class:`ganx.resume.Interrupted`.
     Raises TrainingFailure if the run diverges.
     """
     from . import results
+    from .resume import Interrupted, deferred_signals, resume_from, run_state
 
     run, hooks, metrics = build_run(config, catalog)
-    writer = results.RunWriter(out, config) if out else None
     log, log_every = LossLog(), config.log_every
+    start = 0
+    if resume:
+        start, log.total, log.count = resume_from(run, Path(out) / "checkpoint.pt")
+    writer = results.RunWriter(out, config, start if resume else None) if out else None
     eval_every = config.eval.every
     values: dict[str, float] = {}
     try:
-        for step in range(config.steps):
-            run.step = step
-            measure = (step + 1) % log_every == 0
-            for _ in range(run.d_steps):
-                d_loss, d_real, d_fake = d_step(run, hooks, measure)
-            for _ in range(run.g_steps):
-                g_loss = g_step(run, hooks, measure)
-            log.add(d_loss, g_loss, d_real, d_fake)
+        with deferred_signals() as signals:
+            for step in range(start, config.steps):
+                run.step = step
+                measure = (step + 1) % log_every == 0
+                for _ in range(run.d_steps):
+                    d_loss, d_real, d_fake = d_step(run, hooks, measure)
+                for _ in range(run.g_steps):
+                    g_loss = g_step(run, hooks, measure)
+                log.add(d_loss, g_loss, d_real, d_fake)
 
-            if measure or step + 1 == config.steps:
-                row = log.flush(run)
-                if writer:
-                    writer.log({"step": step + 1, **row})
-            if (eval_every and (step + 1) % eval_every == 0) or step + 1 == config.steps:
-                values, protocol, fake = evaluate(run, hooks, metrics)
-                if writer:
-                    writer.log({"step": step + 1, **values})
-                    writer.checkpoint(run)
-                if report:
-                    report(step + 1, values)
+                if measure or step + 1 == config.steps:
+                    row = log.flush(run)
+                    if writer:
+                        writer.log({"step": step + 1, **row})
+                if (eval_every and (step + 1) % eval_every == 0) or step + 1 == config.steps:
+                    values, protocol, fake = evaluate(run, hooks, metrics)
+                    if writer:
+                        writer.log({"step": step + 1, **values})
+                        writer.checkpoint(run_state(run, log.total, log.count))
+                    if report:
+                        report(step + 1, values)
+                if signals and step + 1 < config.steps:
+                    if writer:
+                        writer.checkpoint(run_state(run, log.total, log.count))
+                    raise Interrupted(signals[0], step + 1)
     except TrainingFailure as failure:
         if writer:
             writer.finish({"failed": failure.reason, "step": failure.step})
         raise
+    if start >= config.steps:  # resumed from the final checkpoint of a run stopped before final.json
+        values, protocol, fake = evaluate(run, hooks, metrics)
     final = {"step": config.steps, "metrics": values, "protocol": protocol}
     if writer:
         writer.samples(fake, run.dataset)

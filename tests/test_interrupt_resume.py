@@ -1,0 +1,172 @@
+"""SIGINT/SIGTERM stop a run at a step boundary with a checkpoint; --resume reproduces the full run."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganx import Params, Trick, hookimpl
+from ganx.resume import deferred_signals
+from ganx.store import load_checkpoint, read_jsonl
+
+ARMED = {"on": False}
+
+
+class StopAt(Trick):
+    """Sends this process a signal at the end of step ``at`` while armed (the test's deterministic 'kill')."""
+
+    name = "test-stop-at"
+
+    class Params(Params):
+        at: int = 7
+        signal: str = "SIGTERM"
+
+    def after_g_step(self, run):
+        if ARMED["on"] and run.step + 1 == self.params.at:
+            os.kill(os.getpid(), getattr(signal, self.params.signal))
+
+
+class StopPlugin:
+    @hookimpl
+    def register_tricks(self, register):
+        register(StopAt)
+
+
+@pytest.fixture
+def stop_trick(register_plugin):
+    register_plugin(StopPlugin())
+    yield ARMED
+    ARMED["on"] = False
+
+
+def config_file(tmp_path: Path, tiny: dict, **trick) -> Path:
+    tiny.update(log_every=5, eval={"every": 10, "samples": 500}, tricks=[{"name": "test-stop-at", **trick}])
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(tiny))
+    return path
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temp files of interrupted atomic writes (there must be none)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+@pytest.mark.parametrize("sig, code", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_signal_stops_after_the_step_with_a_consistent_results_dir(ganx, tiny, tmp_path, stop_trick, sig, code):
+    out = tmp_path / "out"
+    stop_trick["on"] = True
+    status, stdout, stderr = ganx("run", config_file(tmp_path, tiny, signal=sig), "--out", out)
+    assert status == code, stderr
+    assert f"ganx run --resume {out}" in stdout and "Traceback" not in stdout + stderr
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 7
+    assert [row["step"] for row in read_jsonl(out / "metrics.jsonl")] == [5]
+    assert not (out / "final.json").exists() and leftovers(out) == []
+
+
+def test_resumed_run_ends_at_the_same_step_with_identical_results(ganx, tiny, tmp_path, stop_trick):
+    config = config_file(tmp_path, tiny)
+    assert ganx("run", config, "--out", tmp_path / "whole")[0] == 0
+    stop_trick["on"] = True
+    assert ganx("run", config, "--out", tmp_path / "cut")[0] == 143
+    stop_trick["on"] = False
+    code, stdout, stderr = ganx("run", "--resume", tmp_path / "cut")
+    assert code == 0, stderr
+    whole, cut = (json.loads((tmp_path / d / "final.json").read_text()) for d in ("whole", "cut"))
+    assert cut["step"] == whole["step"] == 20
+    assert cut["metrics"] == whole["metrics"]
+    assert read_jsonl(tmp_path / "cut" / "metrics.jsonl") == read_jsonl(tmp_path / "whole" / "metrics.jsonl")
+
+
+def test_resume_drops_metrics_rows_written_after_the_checkpoint(ganx, tiny, tmp_path, stop_trick):
+    """A run killed (SIGKILL) after logging past its checkpoint resumes from the checkpoint's step."""
+    config = config_file(tmp_path, tiny)
+    assert ganx("run", config, "--out", tmp_path / "whole")[0] == 0
+    stop_trick["on"] = True
+    assert ganx("run", config, "--out", tmp_path / "cut")[0] == 143
+    stop_trick["on"] = False
+    with open(tmp_path / "cut" / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 10, "d_loss": 99.0}) + "\n" + '{"step": 15, "d_lo')  # then a torn line
+    assert ganx("run", "--resume", tmp_path / "cut")[0] == 0
+    assert read_jsonl(tmp_path / "cut" / "metrics.jsonl") == read_jsonl(tmp_path / "whole" / "metrics.jsonl")
+
+
+def test_resume_of_a_finished_run_rewrites_the_same_results(ganx, tiny, tmp_path, stop_trick):
+    config = config_file(tmp_path, tiny)
+    assert ganx("run", config, "--out", tmp_path / "done")[0] == 0
+    before = json.loads((tmp_path / "done" / "final.json").read_text())
+    (tmp_path / "done" / "final.json").unlink()  # stopped between the last checkpoint and final.json
+    assert ganx("run", "--resume", tmp_path / "done")[0] == 0
+    assert json.loads((tmp_path / "done" / "final.json").read_text()) == before
+
+
+def test_sigterm_to_a_real_ganx_process(tiny, tmp_path):
+    """The signal path in a separate process: exit 143, a message, a loadable checkpoint, no traceback."""
+    config, out = config_file(tmp_path, tiny), tmp_path / "out"
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import test_interrupt_resume as t; "
+        "from ganx.plugin_manager import get_plugin_manager; get_plugin_manager().register(t.StopPlugin()); "
+        "t.ARMED['on'] = True; sys.argv = ['ganx', *sys.argv[2:]]; from ganx.cli import main; main()"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(Path(__file__).parent), "run", str(config), "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 143, done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "--resume" in done.stdout
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 7 and leftovers(out) == []
+
+
+def test_a_second_signal_is_not_deferred():
+    with deferred_signals() as received:
+        signal.raise_signal(signal.SIGINT)
+        assert received == [signal.SIGINT]
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_disk_full_on_resume_is_an_error_and_leaves_the_files_intact(ganx, tiny, tmp_path, stop_trick, monkeypatch):
+    out = tmp_path / "cut"
+    stop_trick["on"] = True
+    assert ganx("run", config_file(tmp_path, tiny), "--out", out)[0] == 143
+    stop_trick["on"] = False
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, stdout, stderr = ganx("run", "--resume", out)
+    assert code == 2 and "No space left on device" in stderr and "Traceback" not in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(ganx, tiny, tmp_path, monkeypatch):
+    """fsync fails from the second checkpoint on: the run errors and checkpoint.pt still holds step 10."""
+    import ganx.store as store
+
+    tiny.update(log_every=5, eval={"every": 10, "samples": 500})
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(tiny))
+    real_save, saves = store.save_checkpoint, []
+
+    def save_then_fill_disk(path, state):
+        saves.append(state["step"])
+        if len(saves) == 2:
+            monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+        real_save(path, state)
+
+    monkeypatch.setattr(store, "save_checkpoint", save_then_fill_disk)
+    code, stdout, stderr = ganx("run", config, "--out", tmp_path / "out")
+    assert code == 2 and "checkpoint.pt" in stderr and "No space left" in stderr
+    assert load_checkpoint(tmp_path / "out" / "checkpoint.pt")["step"] == 10
+    assert leftovers(tmp_path / "out") == []
