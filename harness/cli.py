@@ -122,27 +122,72 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
     console.print(table)
 
 
+TargetArgument = Annotated[
+    str, typer.Argument(help="A sweep name (under --results), a sweep's results folder, or a storage URL (with --study).")
+]
+ResultsOption = Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")]
+StudyOption = Annotated[Optional[str], typer.Option(help="Study name, when TARGET is a storage URL holding several.")]
+MetricOption = Annotated[
+    Optional[list[str]], typer.Option("--metric", help="Metric column (repeatable) [default: the objective, then every metric].")
+]
+BaselineOption = Annotated[Optional[str], typer.Option(help="Arm to compare against [default: baseline].")]
+CiOption = Annotated[float, typer.Option(help="Confidence level of the intervals.")]
+SortOption = Annotated[bool, typer.Option("--sort", help="Order arms best first by the objective.")]
+
+
 @app.command()
 def table(
-    target: Annotated[str, typer.Argument(help="A sweep name (under --results) or a sweep's results folder.")],
-    results: Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")] = Path("results"),
+    target: TargetArgument,
+    results: ResultsOption = Path("results"),
+    study: StudyOption = None,
+    metric: MetricOption = None,
+    baseline: BaselineOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="rich, markdown, latex, or csv/json (the tidy per-trial data).")] = "rich",
+    ci: CiOption = 0.95,
+    sort: SortOption = False,
 ) -> None:
-    """Print the ablation table of a sweep."""
-    folder = Path(target) if Path(target).is_dir() else results / target
-    journal = folder / "study.journal"
-    if not journal.is_file():
-        raise UserError(f"{target}: no sweep results found (looked for {journal})")
-    import optuna
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
+    """Print the ablation table of a sweep: mean and CI over seeds, Δ vs the baseline with its test."""
+    from .studies import open_target
+    from .table import FORMATS, study_table, study_text
 
-    from .table import study_table
+    if fmt not in FORMATS:
+        raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
+    found, _ = open_target(target, results, study)
+    if fmt == "rich":
+        console.print(study_table(found, metric, baseline, ci, sort))
+    else:
+        sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort))
 
-    storage = JournalStorage(JournalFileBackend(str(journal)))
-    names = [s.study_name for s in storage.get_all_studies()]
-    if len(names) != 1:
-        raise UserError(f"{journal}: expected one study, found {len(names)}")
-    console.print(study_table(optuna.load_study(study_name=names[0], storage=storage)))
+
+@app.command()
+def report(
+    target: TargetArgument,
+    results: ResultsOption = Path("results"),
+    study: StudyOption = None,
+    metric: MetricOption = None,
+    baseline: BaselineOption = None,
+    ci: CiOption = 0.95,
+) -> None:
+    """Write <sweep>/report.md: the table, a montage of samples per arm, and per-arm curves."""
+    from .report import write_report
+    from .studies import open_target
+    from .table import study_view, trials_frame
+
+    found, folder = open_target(target, results, study)
+    path = write_report(found, folder, study_view(found, trials_frame(found), metric, baseline, ci))
+    console.print(f"report: {escape(str(path))} (pictures in {escape(str(folder / 'report'))}/)")
+
+
+@app.command("new-plugin")
+def new_plugin(
+    name: Annotated[str, typer.Argument(help="The plugin's name, e.g. 'my-tricks' (makes ganx-my-tricks/).")],
+    into: Annotated[Path, typer.Option(help="Folder to create the package in.")] = Path("."),
+) -> None:
+    """Scaffold a plugin package: pyproject with the entry point, one example trick, a passing test."""
+    from .scaffold import new_plugin as scaffold
+
+    root = scaffold(name, into)
+    console.print(f"created {escape(str(root))}/ — next: cd {escape(str(root))} && pip install -e . && pytest")
 
 
 def main() -> None:
