@@ -28,7 +28,9 @@ def open_study(sweep: Sweep, results: Path):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     folder = sweep_dir(results, sweep.config.name)
     if sweep.config.storage:
-        storage = sweep.config.storage
+        from .storage import open_storage
+
+        storage = open_storage(sweep.config.storage)
     else:
         from optuna.storages import JournalStorage
         from optuna.storages.journal import JournalFileBackend
