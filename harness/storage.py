@@ -31,8 +31,11 @@ def driver_url(url: str) -> str:
     return url
 
 
-def open_storage(url: str):
-    """An Optuna RDB storage for ``url``; a malformed, driverless or unreachable URL is a UserError."""
+def open_storage(url: str, **options):
+    """An Optuna RDB storage for ``url``; a malformed, driverless or unreachable URL is a UserError.
+
+    ``options`` go to ``RDBStorage`` (a sweep passes ``heartbeat_interval`` and ``grace_period``).
+    """
     from optuna.storages import RDBStorage
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
@@ -44,7 +47,7 @@ def open_storage(url: str):
         raise UserError(f"storage: {shown!r} is not a database URL ({EXAMPLES})") from None
     engine = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}} if parsed.get_backend_name() == "postgresql" else {}
     try:
-        return RDBStorage(driver_url(url), engine_kwargs=engine)
+        return RDBStorage(driver_url(url), engine_kwargs=engine, **options)
     except ImportError:
         raise UserError(
             f"storage: {shown}: no database driver for {parsed.drivername!r} "
