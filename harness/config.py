@@ -289,9 +289,28 @@ def validate_run(data: dict[str, Any], source: str, catalog=None) -> RunConfig:
         for path, category, spec in config.plugin_specs():
             if category == "metric" and kind not in catalog.get("metric", spec.name).kinds:
                 problems.append(f"{source}: {path}: metric {spec.name!r} does not apply to {kind} datasets")
+        problems += [f"{source}: {line}" for line in conflicts(config, catalog)]
     if problems:
         raise UserError(*problems)
     return config
+
+
+def conflicts(config: RunConfig, catalog) -> list[str]:
+    """Settings that are each valid but contradict each other, with the reason.
+
+    Weight clipping (``wgan``'s ``clip`` or the ``weight_clip`` trick) with spectral norm on D: both
+    bound D's Lipschitz constant, and under spectral norm the clip no longer sets the weights' scale
+    (they are divided by their largest singular value); it only distorts them.
+    """
+    if config.norm.d.name != "spectral":
+        return []
+    return [
+        f"{path}: {spec.name} weight clipping conflicts with norm.d: spectral (both bound D's Lipschitz constant, "
+        "and spectral norm undoes the clip's scale); drop one of them"
+        for path, category, spec in config.plugin_specs()
+        if (category, spec.name) in (("loss", "wgan"), ("trick", "weight_clip"))
+        and getattr(catalog.get(category, spec.name).Params(**spec.params), "clip", 0) > 0
+    ]
 
 
 def load_run(path: Path, sets: list[str] = (), catalog=None) -> RunConfig:
