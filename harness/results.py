@@ -1,4 +1,4 @@
-"""The results folder of one run: config.yaml, metrics.jsonl, final.json, samples.png, checkpoint.pt."""
+"""The results folder of one run: config.yaml, metrics.jsonl, final.json, samples.png, curves.png, checkpoint.pt."""
 
 from __future__ import annotations
 
@@ -44,4 +44,9 @@ class RunWriter:
         save_samples(fake, dataset, self.out / "samples.png")
 
     def finish(self, final: dict[str, Any]) -> None:
+        """Write final.json and curves.png (losses, D outputs, grad norms and metrics over steps)."""
+        from .pictures import save_curves
+
         store.write_json(self.out / "final.json", final)
+        if self.metrics_path.is_file():
+            save_curves(store.read_jsonl(self.metrics_path), self.out / "curves.png", self.out.name)

@@ -1,65 +1,293 @@
-"""The ablation table: one row per arm, the mean ± std over seeds of each metric."""
+"""The ablation table of a sweep: per arm, each metric's mean and CI over seeds, Δ vs the baseline, counts.
+
+Grid sweeps add the marginal effect of each factor; search sweeps add Optuna's parameter importance.
+The numbers come from :mod:`ganx.stats`; the renderings from :mod:`ganx.formats`.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from rich.table import Table
+from . import stats
+from .errors import UserError
+from .formats import Sheet, latex, markdown, number, rich
+
+COLUMNS = ["trial", "arm", "seed", "state", "metric", "value", "error"]
+OUTCOMES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")  # a seed counts as its best trial's state
+FORMATS = ("rich", "markdown", "latex", "csv", "json")
+IMPORTANCE = "optuna.importance.FanovaImportanceEvaluator(seed=0)"
+
+
+def level_label(level: Any) -> str:
+    """A grid level as text: strings as they are, anything else (numbers, plugin specs) as JSON."""
+    return level if isinstance(level, str) else json.dumps(level, sort_keys=True)
 
 
 def trials_frame(study):
-    """Tidy per-trial data: one row per (arm, seed, metric) with the trial's state and value."""
+    """Tidy per-trial data: one row per (trial, metric) with arm, seed, state, value, error and grid factors.
+
+    The factor axes (from the trials' ``factors`` user attr) are extra columns, listed in ``frame.attrs["factors"]``.
+    """
     import pandas as pd
 
-    rows = []
+    rows, axes = [], {}
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
-        if "cell" not in attrs:
+        if "arm" not in attrs:
             continue
-        base = {"arm": attrs["arm"], "seed": attrs["seed"], "state": trial.state.name, "error": attrs.get("error", "")}
+        factors = {axis: level_label(level) for axis, level in (attrs.get("factors") or {}).items()}
+        axes.update(dict.fromkeys(factors))
+        base = {**factors, "trial": trial.number, "arm": attrs["arm"], "seed": attrs.get("seed"),
+                "state": trial.state.name, "error": attrs.get("error", "")}
         metrics = attrs.get("metrics") or {}
         rows += [{**base, "metric": m, "value": v} for m, v in metrics.items()] or [{**base, "metric": None, "value": None}]
-    return pd.DataFrame(rows, columns=["arm", "seed", "state", "metric", "value", "error"])
+    factors = [a for a in axes if a not in COLUMNS]
+    frame = pd.DataFrame(rows, columns=COLUMNS + factors)
+    frame.attrs["factors"] = factors
+    return frame
 
 
-def summarize(frame, arms: list[str], metrics: list[str]) -> list[dict[str, Any]]:
-    """Per arm: n complete/failed/pruned and (mean, std) of each metric over completed seeds."""
+def seed_outcomes(frame):
+    """One row per (arm, seed): the best state among its trials (a retried failure that completed is complete)."""
+    rank = {state: i for i, state in enumerate(OUTCOMES)}
+    trials = frame.drop_duplicates("trial")[["arm", "seed", "state"]]
+    trials = trials.assign(rank=trials.state.map(rank).fillna(len(rank)))
+    return trials.sort_values("rank", kind="stable").drop_duplicates(["arm", "seed"])
+
+
+def completed(frame, metric: str):
+    """Completed rows of ``metric`` with a finite value, one per (arm, seed) (the latest trial wins)."""
+    rows = frame[(frame.state == "COMPLETE") & (frame.metric == metric)]
+    rows = rows.drop_duplicates(["arm", "seed"], keep="last")
+    values = rows.value.astype(float)
+    return rows.assign(value=values)[values.map(math.isfinite)]
+
+
+def summarize(frame, arms: list[str], metrics: list[str], ci: float = 0.95) -> list[dict[str, Any]]:
+    """Per arm: seeds complete/failed/pruned and each metric's :class:`~ganx.stats.Interval` (None if no value)."""
+    outcomes = seed_outcomes(frame)
+    done = {m: completed(frame, m) for m in metrics}
     out = []
     for arm in arms:
-        rows = frame[frame.arm == arm]
-        states = rows.drop_duplicates("seed").state.value_counts()
-        summary = {
-            "arm": arm,
-            "complete": int(states.get("COMPLETE", 0)),
-            "failed": int(states.get("FAIL", 0)),
-            "pruned": int(states.get("PRUNED", 0)),
-        }
-        done = rows[rows.state == "COMPLETE"]
+        states = outcomes[outcomes.arm == arm].state.value_counts()
+        row: dict[str, Any] = {"arm": arm, "complete": int(states.get("COMPLETE", 0)),
+                               "failed": int(states.get("FAIL", 0)), "pruned": int(states.get("PRUNED", 0))}
         for metric in metrics:
-            values = done[done.metric == metric].value.astype(float)
-            summary[metric] = (values.mean(), values.std(ddof=1) if len(values) > 1 else 0.0) if len(values) else None
-        out.append(summary)
+            values = list(done[metric][done[metric].arm == arm].value)
+            row[metric] = stats.t_interval(values, ci) if values else None
+        out.append(row)
     return out
 
 
-def rich_table(title: str, summary: list[dict[str, Any]], metrics: list[str], objective: str) -> Table:
-    table = Table(title=title)
-    table.add_column("arm", style="bold")
-    for metric in metrics:
-        table.add_column(f"{metric} *" if metric == objective else metric, justify="right")
-    table.add_column("n (ok/fail/pruned)", justify="right")
+@dataclass(frozen=True)
+class View:
+    """What to show: metrics (the objective first) with their directions, the baseline arm, CI level, order."""
+
+    title: str
+    objective: str
+    metrics: list[str]
+    directions: dict[str, str]
+    baseline: str
+    ci: float = 0.95
+    sort: bool = False
+
+
+def interval_text(iv: stats.Interval, signed: bool = False) -> str:
+    mean = ("+" if signed and iv.mean > 0 else "") + number(iv.mean)
+    return f"{mean} ± {number((iv.hi - iv.lo) / 2)}" if math.isfinite(iv.lo) else mean
+
+
+def better(direction: str, a: float, b: float) -> bool:
+    return a > b if direction == "maximize" else a < b
+
+
+def compare_arms(frame, arms: list[str], view: View) -> dict[str, tuple[stats.Comparison, float]]:
+    """Each arm's objective against the baseline, with Holm-adjusted p-values across the compared arms."""
+    done = completed(frame, view.objective)
+    base = list(done[done.arm == view.baseline].value)
+    results = {}
+    for arm in arms:
+        values = list(done[done.arm == arm].value)
+        if arm != view.baseline and values and base:
+            results[arm] = stats.compare(values, base, view.ci)
+    adjusted = stats.holm([c.p for c in results.values()])
+    return {arm: (c, p) for (arm, c), p in zip(results.items(), adjusted)}
+
+
+def ablation_sheet(frame, view: View) -> Sheet:
+    """The main table: a row per arm, a column per metric, Δ and p for the objective, and the counts."""
+    arms = list(dict.fromkeys(frame.arm))
+    summary = summarize(frame, arms, view.metrics, view.ci)
+    if view.sort:
+        sign = -1 if view.directions[view.objective] == "maximize" else 1
+        summary.sort(key=lambda row: sign * row[view.objective].mean if row[view.objective] else math.inf)
+    comparisons = compare_arms(frame, arms, view)
+    alpha = 1 - view.ci
+    arrows = {"maximize": "↑", "minimize": "↓"}
+    header = ["arm"] + [f"{m} {arrows[view.directions[m]]}" for m in view.metrics]
+    header += [f"Δ {view.objective}", "p (Holm)", "n"]
+    sheet = Sheet(view.title, header, [])
     for row in summary:
-        cells = [f"{row[m][0]:.3g} ± {row[m][1]:.2g}" if row[m] else "—" for m in metrics]
-        table.add_row(row["arm"], *cells, f"{row['complete']}/{row['failed']}/{row['pruned']}")
-    table.caption = f"mean ± std over seeds; * objective ({objective})"
-    return table
+        cells = [row["arm"]] + [interval_text(row[m]) if row[m] else "—" for m in view.metrics]
+        if row["arm"] in comparisons:
+            comparison, p = comparisons[row["arm"]]
+            cells += [interval_text(comparison.delta, signed=True), number(p) + ("*" if p < alpha else "")]
+        else:
+            cells += ["—", "—"]
+        sheet.rows.append(cells + [f"{row['complete']}/{row['failed']}/{row['pruned']}"])
+    for column, metric in enumerate(view.metrics, 1):
+        means = [(r, row[metric].mean) for r, row in enumerate(summary) if row[metric]]
+        if len(means) > 1:
+            best = means[0][1]
+            for _, mean in means:
+                best = mean if better(view.directions[metric], mean, best) else best
+            sheet.bold |= {(r, column) for r, mean in means if mean == best}
+    sheet.notes = [
+        f"mean ± half-width of its {view.ci:.0%} t-interval over completed seeds; ↑/↓: higher/lower is better; "
+        f"bold: best per column; n: seeds completed/failed/pruned; objective: {view.objective}.",
+        test_note(comparisons, view, alpha),
+    ]
+    return sheet
 
 
-def study_table(study) -> Table:
-    """The ablation table of a sweep's study (its settings are stored on the study)."""
-    sweep = study.user_attrs["sweep"]
+def test_note(comparisons: dict, view: View, alpha: float) -> str:
+    """The footnote naming the test behind each p-value."""
+    if not comparisons:
+        return f"Δ: no arm could be compared with {view.baseline} (each side needs a completed seed)."
+    tests: dict[str, list[str]] = {}
+    for arm, (comparison, _) in comparisons.items():
+        tests.setdefault(comparison.test, []).append(arm)
+    names = {"welch": "Welch's t-test"}
+    used = "; ".join(
+        f"{names.get(test, f'{test} test of the mean difference (fewer than {stats.SMALL_N} seeds)')} for {', '.join(arms)}"
+        for test, arms in tests.items()
+    )
+    return (
+        f"Δ: arm mean − {view.baseline} mean of {view.objective} ± its {view.ci:.0%} Welch CI. "
+        f"p: two-sided, {used}; Holm-adjusted across {len(comparisons)} arm{'s' * (len(comparisons) != 1)}; * adjusted p < {alpha:.2g}."
+    )
+
+
+def effects_sheet(frame, view: View) -> Sheet | None:
+    """Grid sweeps: the marginal effect of switching each factor from its first level, averaged over the others."""
+    axes = frame.attrs.get("factors") or []
+    if not axes:
+        return None
+    sheet = Sheet("marginal effect of each factor", ["factor: level vs first level"] + view.metrics, [])
+    cells = {m: grid_cells(completed(frame, m), axes) for m in view.metrics}
+    for position, axis in enumerate(axes):
+        levels = list(dict.fromkeys(frame[axis].dropna()))
+        for level in levels[1:]:
+            row = [f"{axis}: {level} vs {levels[0]}"]
+            for metric in view.metrics:
+                effect = stats.marginal_effect(cells[metric], position, level, levels[0], view.ci)
+                row.append(interval_text(effect, signed=True) if effect else "—")
+            sheet.rows.append(row)
+    sheet.notes = [
+        "mean change when the factor is switched from its first level, averaged over every setting of the other "
+        f"factors where both grid cells completed, ± its {view.ci:.0%} CI as a contrast of cell means (Welch–Satterthwaite df)."
+    ]
+    return sheet
+
+
+def grid_cells(done, axes: list[str]) -> dict[tuple, list[float]]:
+    """Completed values grouped by their tuple of factor levels."""
+    return {key if isinstance(key, tuple) else (key,): list(group.value) for key, group in done.groupby(axes, sort=False)}
+
+
+def importance_sheet(study, objective: str) -> Sheet | None:
+    """Search sweeps: Optuna's hyperparameter importance for the objective, evaluator named."""
+    import optuna
+
+    searched = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if t.params]
+    if not searched:
+        return None
+    sheet = Sheet(f"hyperparameter importance for {objective}", ["parameter", "importance"], [])
+    try:
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+        importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    except (RuntimeError, ValueError) as exc:
+        sheet.notes = [f"importance unavailable ({exc})"]
+        return sheet
+    sheet.rows = [[name, number(float(value))] for name, value in importances.items()]
+    sheet.notes = [f"evaluator: {IMPORTANCE} over {len(searched)} completed trials; importances sum to 1."]
+    return sheet
+
+
+def direction_of(metric: str, fallback: str) -> str:
+    """The metric plugin's declared direction, or ``fallback`` (the objective's) if it declares none."""
+    from .plugin_manager import get_catalog
+
+    try:
+        return getattr(get_catalog().get("metric", metric), "direction", None) or fallback
+    except UserError:
+        return fallback
+
+
+def study_view(study, frame, metrics: list[str] | None = None, baseline: str | None = None,
+               ci: float = 0.95, sort: bool = False) -> View:
+    """Check the requested metrics and baseline against the study; a UserError lists the valid choices."""
+    sweep = study.user_attrs.get("sweep") or {}
+    objective = sweep.get("objective", {}).get("metric") or "objective"
+    direction = sweep.get("objective", {}).get("direction", "maximize")
+    known = [objective] + sorted(set(frame.metric.dropna()) - {objective})
+    chosen = list(dict.fromkeys(metrics or known))
+    problems = [f"--metric: unknown metric {m!r} (valid: {', '.join(known)})" for m in chosen if m not in known]
+    arms = list(dict.fromkeys(frame.arm))
+    if baseline is not None and baseline not in arms:
+        problems.append(f"--baseline: no arm named {baseline!r} (valid: {', '.join(arms) or 'none'})")
+    if not 0 < ci < 1:
+        problems.append(f"--ci: {ci} is not a confidence level between 0 and 1 (e.g. 0.95)")
+    if problems:
+        raise UserError(*problems)
+    if objective not in chosen:
+        chosen.insert(0, objective)
+    baseline = baseline or ("baseline" if "baseline" in arms or not arms else arms[0])
+    directions = {m: direction if m == objective else direction_of(m, direction) for m in chosen}
+    return View(f"ganx sweep {sweep.get('name', study.study_name)}", objective, chosen, directions, baseline, ci, sort)
+
+
+def study_sheets(study, frame, view: View) -> list[Sheet]:
+    """The main table, then factor effects (grid) or parameter importance (search) where they apply."""
+    extra = [effects_sheet(frame, view), importance_sheet(study, view.objective)]
+    return [ablation_sheet(frame, view)] + [s for s in extra if s is not None]
+
+
+def locations(study) -> list[str]:
+    """Where the sweep's report and per-run pictures are (or how to make the report)."""
+    run_dirs = [t.user_attrs["run_dir"] for t in study.get_trials(deepcopy=False) if "run_dir" in t.user_attrs]
+    if not run_dirs:
+        return []
+    folder = Path(run_dirs[0]).parent.parent
+    report = folder / "report.md"
+    return [
+        f"report: {report}" if report.exists() else f"report: `ganx report {folder}` writes {report}",
+        f"pictures per run: {folder / 'runs'}/<arm>-s<seed>/samples.png and curves.png",
+    ]
+
+
+def study_table(study, metrics: list[str] | None = None, baseline: str | None = None, ci: float = 0.95, sort: bool = False):
+    """The Rich rendering: every sheet, then where the report and pictures are."""
+    from rich.console import Group
+    from rich.markup import escape
+
     frame = trials_frame(study)
-    objective = sweep["objective"]["metric"]
-    metrics = [objective] + sorted(set(frame.metric.dropna()) - {objective})
-    arms = list(sweep.get("arms") or {"baseline": {}})
-    return rich_table(f"ganx sweep {sweep['name']}", summarize(frame, arms, metrics), metrics, objective)
+    view = study_view(study, frame, metrics, baseline, ci, sort)
+    tables = [rich(sheet) for sheet in study_sheets(study, frame, view)]
+    return Group(*tables, *(f"[dim]{escape(line)}[/]" for line in locations(study)))
+
+
+def study_text(study, fmt: str, metrics: list[str] | None = None, baseline: str | None = None,
+               ci: float = 0.95, sort: bool = False) -> str:
+    """The table as markdown or LaTeX, or the tidy per-trial data behind it as CSV or JSON."""
+    frame = trials_frame(study)
+    view = study_view(study, frame, metrics, baseline, ci, sort)
+    if fmt in ("csv", "json"):
+        tidy = frame[frame.metric.isin(view.metrics) | frame.metric.isna()].drop(columns="trial")
+        return tidy.to_csv(index=False) if fmt == "csv" else tidy.to_json(orient="records", indent=2) + "\n"
+    render = {"markdown": markdown, "latex": latex}[fmt]
+    return "\n".join(render(sheet) for sheet in study_sheets(study, frame, view))

@@ -1,0 +1,86 @@
+"""A table as plain cells (a :class:`Sheet`) and its renderings: Rich, GitHub-flavoured markdown, LaTeX."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Sheet:
+    """Header, rows of text cells, which cells are bold, and footnotes. Column 0 is left-aligned."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column)
+    notes: list[str] = field(default_factory=list)
+
+
+def number(value: float) -> str:
+    """At least three significant digits, no exponent for large values; an em dash for NaN."""
+    if not math.isfinite(value):
+        return "—"
+    digits = max(3, int(math.log10(abs(value))) + 1) if value else 3
+    return f"{value:.{digits}g}"
+
+
+def rich(sheet: Sheet):
+    """A ``rich.table.Table`` with bold best cells and the footnotes as its caption."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=sheet.title, caption="\n".join(sheet.notes) or None, caption_justify="left")
+    for i, name in enumerate(sheet.header):
+        table.add_column(escape(name), justify="left" if i == 0 else "right", style="bold" if i == 0 else None)
+    for r, row in enumerate(sheet.rows):
+        table.add_row(*(f"[bold]{escape(c)}[/]" if (r, i) in sheet.bold else escape(c) for i, c in enumerate(row)))
+    return table
+
+
+def markdown(sheet: Sheet) -> str:
+    """A GFM table (``|`` escaped, best cells in ``**``) preceded by its title and followed by its notes."""
+
+    def line(cells):
+        return "| " + " | ".join(cells) + " |"
+
+    def cell(r, i, text):
+        text = text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
+        return f"**{text}**" if (r, i) in sheet.bold else text
+
+    lines = [f"**{sheet.title}**", "", line(sheet.header), line([":---"] + ["---:"] * (len(sheet.header) - 1))]
+    lines += [line([cell(r, i, c) for i, c in enumerate(row)]) for r, row in enumerate(sheet.rows)]
+    notes = [f"<sub>{note.replace('*', chr(92) + '*')}</sub>" for note in sheet.notes]
+    return "\n".join(lines + ([""] + ["<br>\n".join(notes)] if notes else [])) + "\n"
+
+
+LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "Δ": r"$\Delta$", "—": "--", "−": "$-$", "≥": r"$\geq$", "<": r"$<$", ">": r"$>$", "*": r"$^{*}$",
+    "↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--", "±": r"$\pm$",
+}
+LATEX_PATTERN = re.compile("|".join(re.escape(k) for k in LATEX_SPECIAL))
+
+
+def latex_escape(text: str) -> str:
+    return LATEX_PATTERN.sub(lambda m: LATEX_SPECIAL[m.group()], text)
+
+
+def latex(sheet: Sheet) -> str:
+    """A ``table`` float holding a plain ``tabular`` (no packages needed); notes go in the caption."""
+
+    def cell(r, i, text):
+        text = latex_escape(text)
+        return rf"\textbf{{{text}}}" if (r, i) in sheet.bold else text
+
+    spec = "l" + "r" * (len(sheet.header) - 1)
+    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{spec}}}", r"\hline"]
+    lines.append(" & ".join(latex_escape(h) for h in sheet.header) + r" \\")
+    lines.append(r"\hline")
+    lines += [" & ".join(cell(r, i, c) for i, c in enumerate(row)) + r" \\" for r, row in enumerate(sheet.rows)]
+    lines += [r"\hline", r"\end{tabular}"]
+    caption = " ".join([latex_escape(sheet.title) + "."] + [latex_escape(n) for n in sheet.notes])
+    lines += [rf"\caption{{{caption}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
