@@ -13,7 +13,7 @@ from typing import Any, Callable
 from .components import DBatch, Evaluation, GBatch, Run
 from .config import Optimizer, RunConfig
 from .errors import TrainingFailure, UserError
-from .hooks import Hooks
+from .hooks import Hooks, blamed
 from .plugin_manager import Catalog, get_catalog
 
 Report = Callable[[int, dict[str, float]], None]
@@ -62,7 +62,7 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
     torch.manual_seed(config.seed)
     device = resolve_device(config.device)
     dataset = catalog.create("dataset", config.dataset)
-    real, _ = dataset.load(data_dir(config), "train")
+    real, _ = blamed(dataset, "load", data_dir(config), "train")
     data = real.to(device)
     shape = tuple(data.shape[1:])
     arch_g, arch_d = catalog.create("architecture", config.arch.g), catalog.create("architecture", config.arch.d)
@@ -86,8 +86,8 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         norm_g=norm_g,
         norm_d=norm_d,
         loss=loss,
-        generator=arch_g.build_generator(config.latent_dim, shape, norm_g).to(device),
-        discriminator=arch_d.build_discriminator(shape, norm_d).to(device),
+        generator=blamed(arch_g, "build_generator", config.latent_dim, shape, norm_g).to(device),
+        discriminator=blamed(arch_d, "build_discriminator", shape, norm_d).to(device),
         sample_z=sample_z,
         rng=rng,
         optimizer={"g": config.optimizer.g, "d": config.optimizer.d},
@@ -106,7 +106,8 @@ def discriminate(run: Run, real, fake):
 
     if run.joint_d_batch:
         logits = run.discriminator(torch.cat([real, fake]))
-        return logits[: len(real)], logits[len(real) :]
+        cut = len(logits) * len(real) // (len(real) + len(fake))  # D may pack samples (fewer logits)
+        return logits[:cut], logits[cut:]
     return run.discriminator(real), run.discriminator(fake)
 
 
@@ -130,7 +131,7 @@ def d_step(run: Run, hooks: Hooks, measure: bool):
     real_target, fake_target = hooks.pipe_pair(
         "d_targets", torch.ones_like(real_logits), torch.zeros_like(fake_logits), run
     )
-    d_loss = run.loss.d_loss(real_logits, fake_logits, real_target, fake_target)
+    d_loss = blamed(run.loss, "d_loss", real_logits, fake_logits, real_target, fake_target)
     d_loss = hooks.pipe("adjust_d_loss", d_loss, DBatch(real, fake, real_logits, fake_logits), run)
     run.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
@@ -150,7 +151,7 @@ def g_step(run: Run, hooks: Hooks, measure: bool):
     fake = hooks.pipe("g_inputs", run.generator(z), run)
     fake_logits = run.discriminator(fake)
     real_logits = run.discriminator(run.sample_real(n)) if run.loss.g_needs_real else None
-    g_loss = run.loss.g_loss(fake_logits, real_logits)
+    g_loss = blamed(run.loss, "g_loss", fake_logits, real_logits)
     g_loss = hooks.pipe("adjust_g_loss", g_loss, GBatch(z, fake, fake_logits, real_logits), run)
     run.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
@@ -184,8 +185,8 @@ def evaluate(run: Run, hooks: Hooks, metrics: list) -> tuple[dict[str, float], d
     """Compute every configured metric on freshly generated samples."""
     fake = generate(run, hooks, run.config.eval.samples)
     ev = Evaluation(fake=fake, dataset=run.dataset, data_dir=data_dir(run.config), device=run.device, seed=run.config.seed)
-    values = {m.name: float(m.compute(ev)) for m in metrics}
-    protocol = {m.name: m.protocol(ev) for m in metrics}
+    values = {m.name: float(blamed(m, "compute", ev)) for m in metrics}
+    protocol = {m.name: blamed(m, "protocol", ev) for m in metrics}
     hooks.each("after_eval", run, values)
     return values, protocol, fake
 

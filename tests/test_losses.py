@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 
-from ganx import Trick, hookimpl
+from probe import probed_train
+
 from ganx.config import Spec, validate_run
 from ganx.plugin_manager import get_catalog
 from ganx.plugins.penalties import clip_weights, input_gradients
-from ganx.trainer import build_run, train
+from ganx.trainer import build_run
 
 LOSSES = ["minimax", "nsgan", "wgan", "wgan-gp", "lsgan", "hinge", "ragan"]
 REAL = torch.tensor([2.0, -1.0, 0.5, 3.0])
@@ -120,31 +121,9 @@ def test_wgan_gp_adds_the_penalty_of_a_linear_critic(tiny):
     assert float(penalty.detach()) == pytest.approx(3.0 * (float(linear.weight.detach().norm()) - 1) ** 2, rel=1e-5)
 
 
-class Probe(Trick):
-    """Records the losses of every step and G's first weight before training."""
-
-    name = "test-loss-probe"
-    losses: list = []
-
-    def setup(self, run):
-        Probe.losses = []
-        Probe.g_before = next(run.generator.parameters()).detach().clone()
-        Probe.run = run
-
-    def after_g_step(self, run):
-        Probe.losses.append(torch.stack([run.last["d_loss"], run.last["g_loss"]]))
-
-
-class ProbePlugin:
-    @hookimpl
-    def register_tricks(self, register):
-        register(Probe)
-
-
 @pytest.mark.parametrize("name", LOSSES)
 def test_each_loss_trains_on_grid25(tiny, register_plugin, name):
-    register_plugin(ProbePlugin())
-    train(tiny_run(tiny, name, tricks=["test-loss-probe"]))
-    losses = torch.stack(Probe.losses)
+    probe = probed_train({**tiny, "loss": name, "steps": 8, "log_every": 4}, register_plugin)
+    losses = torch.stack(probe.losses)
     assert losses.shape == (8, 2) and torch.isfinite(losses).all()
-    assert not torch.equal(Probe.g_before, next(Probe.run.generator.parameters()))
+    assert probe.g_changed()

@@ -39,7 +39,7 @@ class FakeReplay:
 
 
 class CheckpointSwap:
-    """Every ``every`` steps: snapshot one network, and with probability ``swap_prob`` load an older
+    """Every ``every`` steps: snapshot one network or, with probability ``swap_prob``, load an older
     snapshot into it for ``swap_for`` steps, during which only the other network trains."""
 
     def __init__(self, net: str, keep: int, every: int, swap_prob: float, swap_for: int, seed: int):
@@ -63,18 +63,22 @@ class CheckpointSwap:
             return
         self.seen = run.step
         module = self.module(run)
-        if self.current is not None and run.step >= self.until:
+        restored = self.current is not None
+        if restored:
+            if run.step < self.until:
+                return
             module.load_state_dict(self.current)
             self.current = None
             self.set_frozen(run, False)
-        if self.current is None and run.step % self.every == 0:
-            if self.snapshots and self.random.random() < self.swap_prob:
-                self.current = snapshot(module)
-                module.load_state_dict(self.random.choice(self.snapshots))
-                self.until = run.step + self.swap_for
-                self.set_frozen(run, True)
-            else:
-                self.snapshots = [*self.snapshots, snapshot(module)][-self.keep :]
+        if run.step % self.every:
+            return
+        if not restored and self.snapshots and self.random.random() < self.swap_prob:
+            self.current = snapshot(module)
+            module.load_state_dict(self.random.choice(self.snapshots))
+            self.until = run.step + self.swap_for
+            self.set_frozen(run, True)
+        else:
+            self.snapshots = [*self.snapshots, snapshot(module)][-self.keep :]
 
 
 def snapshot(module) -> dict:
