@@ -1,0 +1,93 @@
+"""Errors point at the plugin: a crash inside one fails the trial naming it; bad params are reported against its schema."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import Field
+
+from ganx import Params, Trick, UserError, hookimpl
+from ganx.errors import PluginError
+from ganx.sweep import run_sweep
+from ganx.sweep_config import validate_sweep
+from ganx.plugins.architectures import MLP
+from ganx.plugins.datasets import Grid
+from ganx.plugins.losses import NonSaturating
+from ganx.plugins.metrics import Modes
+from ganx.testing import train_tiny
+
+
+def broken(base: type, method: str) -> type:
+    """A subclass of a built-in named 'broken' whose ``method`` raises."""
+
+    def fail(self, *args):
+        raise ZeroDivisionError("boom")
+
+    return type(f"Broken{base.__name__}", (base,), {"name": "broken", method: fail})
+
+
+def plugin_of(cls: type):
+    hook = f"register_{ {'loss': 'losses', 'architecture': 'architectures', 'dataset': 'datasets', 'metric': 'metrics'}[cls.category]}"
+
+    class Plugin:
+        pass
+
+    setattr(Plugin, hook, hookimpl(staticmethod(lambda register: register(cls))))
+    return Plugin
+
+
+CASES = [
+    (NonSaturating, "d_loss", {"loss": "broken"}),
+    (NonSaturating, "g_loss", {"loss": "broken"}),
+    (MLP, "build_generator", {"arch": {"g": "broken", "d": {"name": "mlp", "hidden": [16, 16]}}}),
+    (MLP, "build_discriminator", {"arch": {"g": {"name": "mlp", "hidden": [16, 16]}, "d": "broken"}}),
+    (Grid, "load", {"dataset": "broken"}),
+    (Modes, "compute", {"metrics": ["broken"]}),
+]
+
+
+@pytest.mark.parametrize("base, method, changes", CASES, ids=[c[1] for c in CASES])
+def test_an_exception_in_a_plugin_method_names_the_plugin_and_method(base, method, changes):
+    cls = broken(base, method)
+    with pytest.raises(PluginError) as err:
+        train_tiny(plugin_of(cls), **changes)
+    assert str(err.value) == f"{cls.category} plugin 'broken' failed in {method}: ZeroDivisionError: boom"
+
+
+def test_a_sweep_trial_fails_with_the_plugins_name_in_its_reason(register_plugin, tiny, tmp_path):
+    register_plugin(plugin_of(broken(NonSaturating, "g_loss")))
+    data = {"name": "s", "base": {**tiny, "loss": "broken"}, "objective": {"metric": "modes"}}
+    study = run_sweep(validate_sweep(data, "s.yaml"), tmp_path)
+    [trial] = study.trials
+    assert trial.state.name == "FAIL"
+    assert trial.user_attrs["error"] == "loss plugin 'broken' failed in g_loss: ZeroDivisionError: boom"
+
+
+class Scaled(Trick):
+    name = "scaled"
+
+    class Params(Params):
+        factor: float = Field(1.0, gt=0, description="what the D loss is multiplied by")
+
+    def adjust_d_loss(self, d_loss, batch, run):
+        return self.params.factor * d_loss
+
+
+class ScaledPlugin:
+    @staticmethod
+    @hookimpl
+    def register_tricks(register):
+        register(Scaled)
+
+
+@pytest.mark.parametrize(
+    "spec, problem",
+    [
+        ({"name": "scaled", "factor": 0}, "tricks[0].scaled.factor: Input should be greater than 0 (got 0)"),
+        ({"name": "scaled", "factr": 2}, "tricks[0].scaled.factr: unknown key; did you mean 'factor'? (valid: factor)"),
+        ({"name": "scaled", "factor": "big"}, "tricks[0].scaled.factor: Input should be a valid number"),
+    ],
+)
+def test_invalid_plugin_params_are_reported_against_the_plugins_schema(spec, problem):
+    with pytest.raises(UserError) as err:
+        train_tiny(ScaledPlugin, tricks=[spec])
+    assert any(problem in line for line in err.value.problems), err.value.problems
