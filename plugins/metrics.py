@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from ganx import Evaluation, Metric, hookimpl
+from ganx.plugins.image_metrics import (
+    FID,
+    KID,
+    ClassCoverage,
+    ClassKL,
+    Coverage,
+    Density,
+    InceptionFID,
+    Precision,
+    Recall,
+)
+from ganx.plugins.parzen import ParzenLL
 
 
 def mode_assignment(ev: Evaluation):
@@ -70,6 +82,6 @@ class ReverseKL(MixtureMetric):
 
 @hookimpl
 def register_metrics(register):
-    register(Modes)
-    register(HighQuality)
-    register(ReverseKL)
+    builtins = (Modes, HighQuality, ReverseKL, FID, KID, Precision, Recall, Density, Coverage)
+    for metric in (*builtins, ClassCoverage, ClassKL, InceptionFID, ParzenLL):
+        register(metric)
