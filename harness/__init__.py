@@ -3,6 +3,9 @@
 Plugin authors import everything they need from here::
 
     from ganx import hookimpl, Trick, Params
+
+This module, ``ganx.hookspecs`` and ``ganx.testing`` are the public API: see docs/writing-plugins.md
+and docs/hooks.md. Everything else in ``ganx`` is internal and may change without notice.
 """
 
 import pluggy
@@ -25,6 +28,8 @@ from .components import (  # noqa: E402  (hookimpl must exist before plugins imp
     TrainingHooks,
 )
 from .errors import TrainingFailure, UserError  # noqa: E402
+from .store import atomic_write  # noqa: E402
+from . import hookspecs  # noqa: E402
 
 __all__ = [
     "Architecture",
@@ -42,5 +47,7 @@ __all__ = [
     "TrainingFailure",
     "TrainingHooks",
     "UserError",
+    "atomic_write",
     "hookimpl",
+    "hookspecs",
 ]

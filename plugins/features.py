@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ganx import Dataset, Evaluation, UserError
-from ganx.store import atomic_write
+from ganx import Dataset, Evaluation, UserError, atomic_write
 
 # Changing any of these trains (and caches) a new classifier: they are part of its hash.
 RECIPE = {"net": "conv16-conv32-fc128", "optimizer": "adam", "steps": 800, "batch": 64, "lr": 2e-3, "seed": 0}
