@@ -211,3 +211,19 @@ def test_bad_input(case: Case, ganx, tmp_path, monkeypatch, finished_run):
         assert text in err, f"{text!r} not in:\n{err}"
     assert snapshot(tmp_path) == before, "a file was written or changed"
     assert "secret" not in out + err and "hunter2" not in out + err
+
+
+def test_a_study_made_from_a_different_sweep_file_is_refused(ganx, tmp_path, monkeypatch):
+    """Same sweep name, changed design: refused with exit 2 before anything runs; results untouched."""
+    monkeypatch.chdir(tmp_path)
+    one_seed = {**SWEEP, "seeds": [0], "base": {**RUN, "steps": 2}}
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(one_seed))
+    assert ganx("sweep", "sweep.yaml")[0] == 0
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump({**one_seed, "base": {**RUN, "steps": 3}}))
+    runs = snapshot(tmp_path / "results" / "s" / "runs")
+
+    code, out, err = ganx("sweep", "sweep.yaml")
+
+    assert code == 2 and "Traceback" not in out + err
+    assert "sweep.yaml" in err and "'s'" in err and "different" in err
+    assert snapshot(tmp_path / "results" / "s" / "runs") == runs
