@@ -9,6 +9,7 @@ import torch
 
 from probe import probed_train
 
+from ganx import DBatch
 from ganx.config import Spec, validate_run
 from ganx.plugin_manager import get_catalog
 from ganx.plugins.penalties import clip_weights, input_gradients
@@ -115,8 +116,7 @@ def test_wgan_gp_adds_the_penalty_of_a_linear_critic(tiny):
     run, hooks, _ = build_run(tiny_run(tiny, {"name": "wgan-gp", "gp_weight": 3.0}, arch={"name": "mlp", "hidden": [4]}))
     linear = torch.nn.Linear(2, 1)
     run.discriminator = lambda x: linear(x).squeeze(1)
-    real, fake = torch.randn(8, 2), torch.randn(8, 2)
-    batch = type("B", (), {"real": real, "fake": fake})
+    batch = DBatch(torch.randn(8, 2), torch.randn(8, 2), None, None)
     penalty = run.loss.adjust_d_loss(torch.tensor(0.0), batch, run)
     assert float(penalty.detach()) == pytest.approx(3.0 * (float(linear.weight.detach().norm()) - 1) ** 2, rel=1e-5)
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganx import Trick, TrainingFailure, UserError, hookimpl
+from ganx import DBatch, Trick, TrainingFailure, UserError, hookimpl
 from ganx.config import validate_run
 from ganx.plugins.layers import GaussianNoise, Packed, SamplingDropout
 from ganx.trainer import build_run, generate
@@ -124,6 +124,13 @@ def test_checkpoint_swap_trains_d_against_an_old_g_then_restores_it(tiny):
     assert (weight == 1).all() and run.g_steps == 1
 
 
+def test_checkpoint_swap_of_d_freezes_d_for_swap_for_steps_in_a_run(tiny, register_plugin):
+    spec = {"name": "replay_buffer", "mode": "checkpoints", "net": "d", "every": 3, "swap_prob": 1.0, "swap_for": 2}
+    probe = probed_train({**tiny, "steps": 9, "tricks": [spec]}, register_plugin)
+    # after step 0: snapshot; after 3: swap (D frozen in steps 4, 5); after 5: restored; after 6: swap again
+    assert [probe.d_updates[s] for s in range(9)] == [1, 1, 1, 1, 0, 0, 1, 0, 0]
+
+
 # --- schedules ------------------------------------------------------------------------------
 
 
@@ -144,7 +151,7 @@ def test_separate_batches_controls_how_many_passes_d_gets(tiny):
     for separate, sizes in ((True, [32, 32]), (False, [64])):
         run, hooks, _ = built(tiny, {"name": "separate_batches", "separate": separate})
         seen = []
-        run.discriminator.register_forward_pre_hook(lambda m, args: seen.append(len(args[0])))
+        run.discriminator.register_forward_pre_hook(lambda m, args, seen=seen: seen.append(len(args[0])))
         d_step(run, hooks, measure=False)
         assert seen == sizes
 
@@ -185,7 +192,7 @@ def linear_critic(run):
 def test_penalties_of_a_linear_critic(tiny, spec, expected):
     run, hooks, _ = built(tiny, spec)
     norm = linear_critic(run)
-    batch = type("Batch", (), {"real": torch.randn(8, 2), "fake": torch.randn(8, 2)})
+    batch = DBatch(torch.randn(8, 2), torch.randn(8, 2), None, None)
     d_loss = hooks.pipe("adjust_d_loss", torch.tensor(1.0), batch, run)
     assert float(d_loss.detach()) == pytest.approx(1.0 + expected(norm), rel=1e-5)
 

@@ -61,7 +61,7 @@ class GDropout(Trick):
 
 
 class GLayerNoise(Trick):
-    """Gaussian noise N(0, std²) added after each hidden activation of G while training (ganhacks #17)."""
+    """Gaussian noise N(0, std²) added after each hidden activation of G while training (ganhacks #13; EBGAN)."""
 
     name = "g_layer_noise"
 

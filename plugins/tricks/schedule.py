@@ -12,7 +12,7 @@ OptimizerName = Literal["adam", "adamw", "sgd", "rmsprop"]
 
 
 class DSteps(Trick):
-    """k D updates per G update: the k of Algorithm 1 (Goodfellow et al. 2014), WGAN's n_critic."""
+    """k D updates per G update: the k of Algorithm 1 (Goodfellow et al. 2014), WGAN's n_critic (ganhacks #14)."""
 
     name = "d_steps"
 
