@@ -71,32 +71,54 @@ def run(
 
 @app.command()
 def sweep(
-    file: Annotated[Path, typer.Argument(help="Sweep YAML.")],
+    file: Annotated[str, typer.Argument(
+        help="Sweep YAML to run or resume. `ganx sweep validate FILE` only checks it; `ganx sweep schema` prints its JSON Schema.",
+        metavar="FILE | validate FILE | schema",
+    )],
+    checked: Annotated[Optional[Path], typer.Argument(hidden=True)] = None,
     set_: SetOption = None,
     results: Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")] = Path("results"),
     device: DeviceOption = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes on this machine [default: the YAML's].")] = None,
+    devices: Annotated[Optional[str], typer.Option(help="GPUs for the workers in turn, e.g. 0,1 (one worker each by default).")] = None,
+    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL shared by every machine, e.g. postgresql://USER:PASSWORD@HOST/DB.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Continue a study even though its sweep YAML changed.")] = False,
 ) -> None:
     """Run (or resume) an ablation sweep and print its table."""
     from .sweep_config import load_sweep
 
     sets = list(set_ or []) + ([f"base.device={device}"] if device else [])
-    spec = load_sweep(file, sets)
-    from .sweep import run_sweep
+    command = file if file in ("validate", "schema") and not Path(file).exists() else None
+    if command == "schema":
+        from .sweep_config import schema
+
+        print(json.dumps(schema(), indent=2))
+        return
+    if command == "validate" and checked is None:
+        raise UserError("usage: ganx sweep validate FILE")
+    if command is None and checked is not None:
+        raise UserError(f"unexpected argument {str(checked)!r} (to check a file: ganx sweep validate FILE)")
+    spec = load_sweep(checked if command else Path(file), sets)
+    from .storage import masked
+
+    where = masked(storage or spec.config.storage or "") or f"journal {results / spec.config.name}/"
+    if command == "validate":
+        console.print(f"{escape(str(checked))}: valid; {spec.summary}; pruner {spec.config.pruner}; storage {escape(where)}")
+        return
     from .table import study_table
+    from .workers import execute
 
-    total = len(spec.cells)
-    done = {"n": 0}
-
-    def progress(cell, outcome):
-        done["n"] += 1
-        status = "[green]ok[/]" if outcome["state"] == "COMPLETE" else f"[red]{outcome['state']}[/] {escape(outcome.get('error', ''))}"
-        console.print(f"[{done['n']}] {cell.key}: {status}")
-
-    console.print(f"sweep [bold]{spec.config.name}[/]: {len(spec.arms)} arms × {len(spec.config.seeds)} seeds = {total} cells")
-    study = run_sweep(spec, results, progress)
-    if not done["n"]:
+    console.print(f"sweep [bold]{spec.config.name}[/]: {spec.summary}; storage {escape(where)}", soft_wrap=True)
+    studies, stopped, finished = execute(
+        spec, results, workers=workers, devices=devices.split(",") if devices else None, storage=storage, force=force,
+        console=console,
+    )
+    if stopped:
+        console.print("[yellow]stopped; finished cells are saved. Run the same command to resume.[/]")
+        raise typer.Exit(130)
+    if not finished:
         console.print("nothing left to run; every cell is finished")
-    console.print(study_table(study))
+    console.print(study_table(studies.main))
 
 
 @app.command()

@@ -1,148 +1,329 @@
-"""Running a sweep as an Optuna study: every cell is enqueued once, then popped and trained.
+"""Running a sweep on Optuna studies: a coordinator enqueues every cell once, workers pop and train them.
 
-The study lives in a storage (by default a journal file under ``results/<name>/``), so running the
-same command again resumes: finished cells are not re-run, and a finished study just reports.
+The main study holds the cells of the table (arm × seed). With ``search``, each arm also has its
+own tuning study (TPE, ``trials_per_arm`` enqueued trials); once an arm's tuning is finished, its
+best parameters are re-run over the seeds in the main study. Everything lives in one storage
+(by default journal files under ``results/<name>/``), so running the same command again resumes:
+lost trials are failed and re-enqueued, finished cells are never re-run.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
+import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import PluginError, TrainingFailure, UserError
-from .sweep_config import Cell, Sweep
+import yaml
 
-RETRIES = 3  # attempts per cell for failures that are not divergence (crashes, plugin errors)
+from . import cells as queue
+from . import liveness
+from .errors import PluginError, TrainingFailure, UserError
+from .sweep_config import Cell, Sweep, with_params
+
+POLL_S = 1.0  # how often an idle worker looks for re-runs while other workers finish tuning
 
 
 def sweep_dir(results: Path, name: str) -> Path:
     return Path(results) / name
 
 
-def open_study(sweep: Sweep, results: Path):
-    """Create or load the sweep's Optuna study."""
+@dataclass
+class Studies:
+    """The main study and, for ``search`` sweeps, one tuning study per arm."""
+
+    main: Any
+    tuning: dict[str, Any]
+    rdb: bool
+
+    def all(self) -> list:
+        return [self.main, *self.tuning.values()]
+
+
+@dataclass
+class WorkerEnv:
+    """What one worker process changes in every config it trains, and how it is stopped."""
+
+    slot: int = 0
+    threads: int = 0
+    device: str | None = None
+    on_outcome: Callable[[Cell, dict], None] | None = None
+    ran: list = field(default_factory=list)
+
+    def overrides(self, config) -> dict[str, Any]:
+        out = {"device": self.device} if self.device else {}
+        if self.threads and not config.threads:
+            out["threads"] = self.threads
+        return out
+
+
+def make_pruner(name: str):
     import optuna
+
+    return {
+        "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=2),
+        "hyperband": lambda: optuna.pruners.HyperbandPruner(),
+        "none": lambda: optuna.pruners.NopPruner(),
+    }[name]()
+
+
+def open_studies(sweep: Sweep, results: Path, storage: str | None = None) -> Studies:
+    """Create or load the sweep's studies (``storage`` overrides the YAML's; None: journal files)."""
+    import optuna
+
+    from .storage import open_storage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage or sweep.config.storage
     folder = sweep_dir(results, sweep.config.name)
-    if sweep.config.storage:
-        from .storage import open_storage
-
-        storage = open_storage(sweep.config.storage)
+    if url:
+        main_storage = tune_storage = open_storage(url, heartbeat_interval=liveness.HEARTBEAT_S, grace_period=liveness.GRACE_S)
     else:
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        folder.mkdir(parents=True, exist_ok=True)
-        storage = JournalStorage(JournalFileBackend(str(folder / "study.journal")))
-    study = optuna.create_study(
-        study_name=sweep.config.name,
-        storage=storage,
-        direction=sweep.config.objective.direction,
-        load_if_exists=True,
-    )
-    if "sweep" not in study.user_attrs:
-        study.set_user_attr("sweep", sweep.raw)
-    return study
+        main_storage, tune_storage = journal(folder / "study.journal"), journal(folder / "tuning.journal")
+    direction = sweep.config.objective.direction
+    pruner = sweep.config.pruner
+    main = create_study(main_storage, sweep.config.name, direction, make_pruner("none" if sweep.config.search else pruner))
+    tuning = {}
+    for arm in sweep.tuning:
+        sampler = optuna.samplers.TPESampler(
+            constant_liar=True, n_startup_trials=max(2, min(10, sweep.config.search.trials_per_arm // 3))
+        )
+        tuning[arm] = create_study(tune_storage, tuning_name(sweep, arm), direction, make_pruner(pruner), sampler)
+    return Studies(main, tuning, bool(url))
 
 
-def cell_trials(study) -> dict[str, list]:
-    """Every trial of the study, grouped by its cell key."""
-    by_cell: dict[str, list] = {}
-    for trial in study.get_trials(deepcopy=False):
-        if "cell" in trial.user_attrs:
-            by_cell.setdefault(trial.user_attrs["cell"], []).append(trial)
-    return by_cell
+def tuning_name(sweep: Sweep, arm: str) -> str:
+    return f"{sweep.config.name}.tune.{arm}"
 
 
-def needs_run(trials: list) -> bool:
-    """A cell is (re-)enqueued if it has no trial, or only retryable failures under the limit."""
+def journal(path: Path):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def create_study(storage, name: str, direction: str, pruner, sampler=None):
+    """Create or load a study. Two processes creating one SQLite study at once race; the loser loads."""
+    import optuna
+
+    for attempt in range(5):
+        try:
+            return optuna.create_study(
+                study_name=name, storage=storage, direction=direction, load_if_exists=True, pruner=pruner, sampler=sampler
+            )
+        except Exception:
+            if attempt == 4 or isinstance(storage, optuna.storages.JournalStorage):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+
+
+def open_study(sweep: Sweep, results: Path, storage: str | None = None):
+    """The sweep's main study (the one the table reads)."""
+    return open_studies(sweep, results, storage).main
+
+
+def check_design(study, sweep: Sweep, force: bool = False) -> None:
+    """Store the sweep's design on a new study; refuse a changed one with a diff unless ``force``."""
+    stored = study.user_attrs.get("sweep")
+    if stored is not None and stored != sweep.design and not force:
+        def dump(d):
+            return yaml.safe_dump(d, sort_keys=True).splitlines()
+
+        diff = difflib.unified_diff(dump(stored), dump(sweep.design), "study", sweep.source, lineterm="", n=1)
+        raise UserError(
+            f"{sweep.source}: study {sweep.config.name!r} was made from a different sweep; refusing to mix their "
+            "results. Re-run with --force to continue it anyway, or give the sweep a new name:\n" + "\n".join(diff)
+        )
+    if stored != sweep.design:
+        study.set_user_attr("sweep", sweep.design)
+        study.set_user_attr("arms", sweep.arms)
+        if sweep.tuning:
+            study.set_user_attr("tuning", {arm: tuning_name(sweep, arm) for arm in sweep.tuning})
+
+
+def outcome_attrs(sweep: Sweep) -> Callable[[Cell], dict[str, Any]]:
+    """The attrs a final outcome carries, which the table reads."""
+
+    def attrs(cell: Cell) -> dict[str, Any]:
+        out = {"cell": cell.key, "arm": cell.arm, "seed": cell.seed}
+        return out | ({"factors": sweep.factors[cell.arm]} if sweep.factors.get(cell.arm) else {})
+
+    return attrs
+
+
+def coordinate(sweep: Sweep, results: Path, storage: str | None = None, force: bool = False) -> Studies:
+    """Open the studies, check the design, fail lost trials and enqueue every missing cell."""
+    studies = open_studies(sweep, results, storage)
+    check_design(studies.main, sweep, force)
+    for study in studies.all():
+        queue.recover_lost(study, studies.rdb)
+    retries = sweep.config.retries
+    if sweep.tuning:
+        for arm, study in studies.tuning.items():
+            queue.enqueue_missing(study, sweep.tuning[arm], retries, outcome_attrs(sweep))
+        schedule_reruns(sweep, studies)
+    else:
+        queue.enqueue_missing(studies.main, sweep.cells, retries, outcome_attrs(sweep))
+    return studies
+
+
+def best_params(study) -> dict[str, Any] | None:
+    """The parameters of the arm's best completed tuning trial, or None if none completed."""
+    try:
+        return study.best_trial.user_attrs.get("params", {})
+    except ValueError:
+        return None
+
+
+def schedule_reruns(sweep: Sweep, studies: Studies) -> int:
+    """Enqueue the seed re-runs of every arm whose tuning is finished; returns how many were enqueued."""
+    enqueued = 0
+    for arm, study in studies.tuning.items():
+        groups = queue.by_key(study)
+        if all(any(queue.is_final(t) for t in groups.get(c.key, [])) for c in sweep.tuning[arm]):
+            arm_cells = [c for c in sweep.cells if c.arm == arm]
+            extra = {"params": best_params(study)}
+            enqueued += queue.enqueue_missing(studies.main, arm_cells, sweep.config.retries, outcome_attrs(sweep), extra)
+    return enqueued
+
+
+def tuning_running(studies: Studies) -> bool:
     from optuna.trial import TrialState
 
-    if any(t.state != TrialState.FAIL for t in trials):
-        return False
-    if any(t.user_attrs.get("failure") == "diverged" for t in trials):
-        return False
-    return len(trials) < RETRIES
+    return any(s.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)) for s in studies.tuning.values())
 
 
-def enqueue_cells(study, cells: list[Cell]) -> int:
-    """Enqueue each cell that still needs a run; returns how many were enqueued."""
-    existing = cell_trials(study)
-    todo = [c for c in cells if needs_run(existing.get(c.key, []))]
-    for cell in todo:
-        study.enqueue_trial({}, user_attrs={"cell": cell.key, "arm": cell.arm, "seed": cell.seed})
-    return len(todo)
+def next_trial(sweep: Sweep, studies: Studies):
+    """Pop a waiting trial: main study first (re-runs), then each arm's tuning study."""
+    by_key = {c.key: c for c in sweep.cells} | {c.key: c for cells in sweep.tuning.values() for c in cells}
+    for study in studies.all():
+        trial = queue.pop(study)
+        if trial is not None:
+            return study, trial, by_key.get(trial.user_attrs.get("queued"))
+    return None, None, None
 
 
-def pop_cell(study):
-    """Take one waiting trial (race-safe: the storage lets only one process move it to RUNNING)."""
+def work(sweep: Sweep, results: Path, studies: Studies, env: WorkerEnv) -> None:
+    """The worker loop: train waiting trials until none is left (search: until every arm is re-run)."""
+    while True:
+        study, trial, cell = next_trial(sweep, studies)
+        if trial is not None:
+            outcome = run_trial(study, trial, cell, sweep, results, studies.rdb, env)
+            env.ran.append(outcome)
+            if env.on_outcome and cell is not None:
+                env.on_outcome(cell, outcome)
+            continue
+        if not sweep.tuning:
+            return
+        if schedule_reruns(sweep, studies):
+            continue
+        if not tuning_running(studies):
+            return
+        for arm, tune in studies.tuning.items():  # another worker may have died mid-tuning
+            queue.recover_lost(tune, studies.rdb)
+            queue.enqueue_missing(tune, sweep.tuning[arm], sweep.config.retries, outcome_attrs(sweep))
+        time.sleep(POLL_S)
+
+
+def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb: bool, env: WorkerEnv) -> dict[str, Any]:
+    """Train one popped trial and record its outcome; failures are recorded, never raised (but a stop is)."""
     import optuna
     from optuna.trial import TrialState
 
-    storage = study._storage
-    study_id = storage.get_study_id_from_name(study.study_name)
-    for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, frozen.number)
-        try:
-            if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
-                return optuna.Trial(study, trial_id)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-    return None
-
-
-def run_cell(study, trial, cell: Cell, sweep: Sweep, results: Path) -> dict[str, Any]:
-    """Train one cell and record it in the study. Failures are recorded, never raised."""
-    from optuna.trial import TrialState
-
+    from .provenance import provenance
+    from .resume import Interrupted
     from .trainer import train
 
-    out = sweep_dir(results, sweep.config.name) / "runs" / f"{cell.arm}-s{cell.seed}"
-    trial.set_user_attr("run_dir", str(out))
-    trial.set_user_attr("config", cell.config.dump())
+    storage = study._storage
+    if cell is None:  # a cell of an older version of this sweep file (continued with --force)
+        queue.close(storage, trial._trial_id, "removed", f"cell {trial.user_attrs.get('queued')!r} is not in {sweep.source}")
+        return {"state": "FAIL", "error": "removed from the sweep"}
+    trial.set_user_attr("worker", liveness.identity(env.slot))
+    final_attrs = outcome_attrs(sweep)(cell)
     objective = sweep.config.objective.metric
-    try:
-        final = train(cell.config, out)
-        value = final["metrics"][objective]
-        if not math.isfinite(value):
-            raise TrainingFailure(f"objective {objective} is {value}", cell.config.steps)
-    except TrainingFailure as failure:
-        return _fail(study, trial, "diverged", f"step {failure.step}: {failure.reason}")
-    except (PluginError, UserError) as exc:
-        return _fail(study, trial, "error", str(exc))
-    except Exception as exc:  # a crash in one cell must not stop the sweep
-        where = traceback.extract_tb(exc.__traceback__)[-1]
-        return _fail(study, trial, "error", f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
-    trial.set_user_attr("metrics", final["metrics"])
-    trial.set_user_attr("protocol", final["protocol"])
-    study.tell(trial, value, state=TrialState.COMPLETE)
+    tried = len(queue.attempts(queue.by_key(study).get(cell.key, [])))
+    with liveness.Heartbeat(storage, trial._trial_id, rdb):
+        try:
+            params = search_params(trial, cell, sweep)
+            if params is None:
+                raise UserError("no tuning trial of this arm completed, so there is no best config to re-run")
+            if params:
+                trial.set_user_attr("params", params)
+                cell = with_params(cell, params)
+            config = cell.config.model_copy(update=env.overrides(cell.config))
+            out = sweep_dir(results, sweep.config.name) / "runs" / cell.folder
+            for key, value in {"run_dir": str(out), "config": config.dump(), "seed": cell.seed, "provenance": provenance()}.items():
+                trial.set_user_attr(key, value)
+
+            def report(step: int, metrics: dict[str, float]) -> None:
+                trial.set_user_attr("latest", {"step": step, **metrics})
+                value = metrics.get(objective, math.nan)
+                if math.isfinite(value):
+                    trial.report(value, step)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned(f"pruned at step {step} ({objective} = {value:.4g})")
+
+            final = train(config, out, report=report)
+            value = final["metrics"][objective]
+            if not math.isfinite(value):
+                raise TrainingFailure(f"objective {objective} is {value}", config.steps)
+        except Interrupted as stop:
+            queue.close(storage, trial._trial_id, "interrupted", str(stop))
+            raise
+        except optuna.TrialPruned as pruned:
+            set_attrs(trial, {**final_attrs, "metrics": trial.user_attrs.get("latest", {}), "error": str(pruned)})
+            study.tell(trial, state=TrialState.PRUNED)
+            return {"state": "PRUNED", "error": str(pruned)}
+        except TrainingFailure as failure:
+            return fail(study, trial, final_attrs, "diverged", f"step {failure.step}: {failure.reason}")
+        except (PluginError, UserError) as exc:
+            return fail(study, trial, final_attrs, "error", str(exc))
+        except Exception as exc:  # a crash in one cell must not stop the sweep; it is retried
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            reason = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
+            last_try = tried >= sweep.config.retries
+            outcome = fail(study, trial, final_attrs if last_try else {}, "error", reason)
+            if not last_try:
+                rerun = cell.tune is None and "params" in trial.user_attrs
+                queue.enqueue_missing(study, [cell], sweep.config.retries, outcome_attrs(sweep),
+                                      {"params": trial.user_attrs["params"]} if rerun else None)
+            return outcome
+        set_attrs(trial, {**final_attrs, "metrics": final["metrics"], "protocol": final["protocol"]})
+        study.tell(trial, value, state=TrialState.COMPLETE)
     return {"state": "COMPLETE", "metrics": final["metrics"]}
 
 
-def _fail(study, trial, kind: str, reason: str) -> dict[str, Any]:
+def search_params(trial, cell: Cell, sweep: Sweep) -> dict[str, Any] | None:
+    """Tuning trials draw the search parameters; re-runs take the arm's best ones (None: no best)."""
+    if not sweep.config.search:
+        return {}
+    if cell.tune is not None:
+        return {path: param.suggest(trial, path) for path, param in sweep.config.search.parameters.items()}
+    return trial.user_attrs.get("params")
+
+
+def set_attrs(trial, attrs: dict[str, Any]) -> None:
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+
+
+def fail(study, trial, final_attrs: dict[str, Any], kind: str, reason: str) -> dict[str, Any]:
+    """Record a FAIL with its reason; ``final_attrs`` (cell, arm, seed) only if it is the cell's outcome."""
     from optuna.trial import TrialState
 
-    trial.set_user_attr("failure", kind)
-    trial.set_user_attr("error", reason)
+    set_attrs(trial, {**final_attrs, "failure": kind, "error": reason})
     study.tell(trial, state=TrialState.FAIL)
     return {"state": "FAIL", "error": reason}
 
 
-def run_sweep(sweep: Sweep, results: Path, progress: Callable[[Cell, dict], None] | None = None):
-    """Enqueue what is missing, run every waiting cell, and return the study."""
-    study = open_study(sweep, results)
-    enqueue_cells(study, sweep.cells)
-    cells = {c.key: c for c in sweep.cells}
-    while (trial := pop_cell(study)) is not None:
-        key = trial.user_attrs.get("cell")
-        cell = cells.get(key)
-        if cell is None:  # a cell of an older version of this sweep file
-            _fail(study, trial, "error", f"cell {key!r} is not in {sweep.source}")
-            continue
-        outcome = run_cell(study, trial, cell, sweep, results)
-        if progress:
-            progress(cell, outcome)
-    return study
+def run_sweep(sweep: Sweep, results: Path, progress: Callable[[Cell, dict], None] | None = None, *,
+              storage: str | None = None, force: bool = False):
+    """Coordinate, then work through every cell in this process; returns the main study."""
+    studies = coordinate(sweep, results, storage, force)
+    work(sweep, results, studies, WorkerEnv(on_outcome=progress))
+    return studies.main

@@ -1,6 +1,8 @@
-"""The sweep YAML: a base run config, named arms that change it, seeds, and the objective.
+"""The sweep YAML: a base run config, named arms and/or a grid that change it, seeds, the objective,
+an optional search space, and how to execute it (pruner, workers, devices, storage).
 
-Each arm × seed is a *cell*: one fully resolved, validated :class:`RunConfig`.
+Each arm × seed is a *cell*: one fully resolved, validated :class:`RunConfig`. With ``search``, each
+arm also has ``trials_per_arm`` tuning cells, and its seed cells re-run the arm's best parameters.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from .config import RunConfig, Strict, apply_sets, format_errors, read_mapping, validate_run
+from .design import SearchParam, design_arms, set_path, slug
 from .errors import UserError
+
+EXECUTION_KEYS = ("workers", "devices", "storage")  # how a sweep runs, not what it measures
 
 
 class Objective(Strict):
@@ -21,15 +26,42 @@ class Objective(Strict):
     direction: Literal["maximize", "minimize"] = "maximize"
 
 
+class Search(Strict):
+    """Equal-budget tuning per arm (Lucic et al. 2018): TPE trials, then the best re-run over ``seeds``."""
+
+    trials_per_arm: int = Field(gt=0, description="tuning trials every arm gets (the same budget for all)")
+    seed: int = Field(1000, description="seed of tuning trial k is seed + k, apart from the re-run seeds")
+    parameters: dict[str, SearchParam] = Field(min_length=1, description="dotted run-config path -> W&B-style entry")
+
+
 class SweepConfig(Strict):
-    """A sweep file. ``arms`` maps an arm name to changes merged into ``base``."""
+    """A sweep file. ``arms`` maps an arm name to changes merged into ``base``; ``grid`` crosses them with axes."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     base: dict[str, Any]
     arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"baseline": {}})
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description="dotted path -> values; full factorial")
     seeds: list[int] = Field(default=[0], min_length=1)
     objective: Objective
-    storage: str | None = None
+    search: Search | None = None
+    pruner: Literal["median", "hyperband", "none"] = "none"
+    retries: int = Field(2, ge=0, description="re-runs of a cell whose worker died or that crashed")
+    workers: int = Field(1, gt=0, description="worker processes on this machine")
+    devices: list[str] = Field(default_factory=list, description="GPU indices (or cpu), one per worker in turn")
+    storage: str | None = Field(None, description="Optuna storage URL; default: a journal file under results/<name>/")
+
+    @field_validator("grid")
+    @classmethod
+    def _axes(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for axis, values in grid.items():
+            if not values:
+                raise ValueError(f"axis {axis!r} has no values")
+        return grid
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _device_names(cls, devices: Any) -> Any:
+        return [str(d) for d in devices] if isinstance(devices, list) else devices
 
     @field_validator("seeds")
     @classmethod
@@ -53,15 +85,20 @@ class SweepConfig(Strict):
 
 @dataclass(frozen=True)
 class Cell:
-    """One trial of the design: an arm trained with one seed."""
+    """One trial of the design: an arm trained with one seed (``tune`` k: the arm's k-th tuning trial)."""
 
     arm: str
     seed: int
     config: RunConfig
+    tune: int | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.arm}/s{self.seed}"
+        return f"{self.arm}/t{self.tune}" if self.tune is not None else f"{self.arm}/s{self.seed}"
+
+    @property
+    def folder(self) -> str:
+        return f"tune/{slug(self.arm)}-t{self.tune}" if self.tune is not None else f"{slug(self.arm)}-s{self.seed}"
 
 
 def merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -83,10 +120,24 @@ class Sweep:
     cells: list[Cell]
     raw: dict[str, Any]
     source: str
+    arms: list[str]
+    tuning: dict[str, list[Cell]]
+    factors: dict[str, dict[str, Any]]
 
     @property
-    def arms(self) -> list[str]:
-        return list(self.config.arms)
+    def summary(self) -> str:
+        """``4 arms × 3 seeds = 12 cells`` (+ the tuning budget of a search sweep)."""
+        text = f"{len(self.arms)} arms × {len(self.config.seeds)} seeds = {len(self.cells)} cells"
+        if self.config.search:
+            text += f", after {self.config.search.trials_per_arm} tuning trials per arm"
+        return text
+
+    @property
+    def design(self) -> dict[str, Any]:
+        """The raw mapping without the keys that only say how to execute it (for the changed-YAML check)."""
+        out = {k: v for k, v in self.raw.items() if k not in EXECUTION_KEYS}
+        out["base"] = {k: v for k, v in (out.get("base") or {}).items() if k not in ("device", "threads")}
+        return out
 
     @property
     def metrics(self) -> list[str]:
@@ -99,11 +150,20 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
         sweep = SweepConfig.model_validate(data)
     except ValidationError as exc:
         raise UserError(*(f"{source}: {line}" for line in format_errors(exc, SweepConfig))) from None
-    problems, cells = [], []
-    for arm, change in sweep.arms.items():
-        where = f"{source}: arms.{arm}" if change else f"{source}: base"
+    problems, cells, arms, tuning, factors = [], [], [], {}, {}
+    explicit = "arms" in data
+    for arm, change, point in design_arms(sweep.arms, sweep.grid, explicit):
+        where = f"{source}: " + (f"arms.{arm.split(',')[0]}" if change else "base") + (f" (cell {arm})" if point else "")
+        resolved = merge(sweep.base, change)
+        for path, value in point.items():
+            resolved = set_path(resolved, path, value)
         try:
-            config = validate_run(merge(sweep.base, change), where, catalog)
+            config = validate_run(resolved, where, catalog)
+            if sweep.search:
+                example = resolved
+                for path, param in sweep.search.parameters.items():
+                    example = set_path(example, path, param.example())
+                validate_run(example, f"{source}: search.parameters", catalog)
         except UserError as exc:
             problems += [p for p in exc.problems if p not in problems]
             continue
@@ -113,11 +173,35 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
                 f"{source}: objective.metric: {sweep.objective.metric!r} is not computed by arm {arm!r} "
                 f"(its metrics: {', '.join(metrics) or 'none'})"
             )
-        name = f"{sweep.name}-{arm}"
+        name = f"{sweep.name}-{slug(arm)}"
+        arms.append(arm)
+        factors[arm] = point
         cells += [Cell(arm, seed, config.model_copy(update={"seed": seed, "name": f"{name}-s{seed}"})) for seed in sweep.seeds]
+        if sweep.search:
+            first = sweep.search.seed
+            tuning[arm] = [
+                Cell(arm, first + k, config.model_copy(update={"seed": first + k, "name": f"{name}-t{k}"}), tune=k)
+                for k in range(sweep.search.trials_per_arm)
+            ]
     if problems:
         raise UserError(*problems)
-    return Sweep(sweep, cells, data, source)
+    return Sweep(sweep, cells, data, source, arms, tuning, factors)
+
+
+def with_params(cell: Cell, params: dict[str, Any], catalog=None) -> Cell:
+    """The cell with searched parameters (dotted paths) set in its config, re-validated."""
+    data = cell.config.dump()
+    for path, value in params.items():
+        data = set_path(data, path, value)
+    return Cell(cell.arm, cell.seed, validate_run(data, f"cell {cell.key}", catalog), cell.tune)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the sweep YAML (published as docs/sweep.schema.json)."""
+    out = SweepConfig.model_json_schema()
+    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    out["title"] = "ganx sweep"
+    return out
 
 
 def load_sweep(path: Path, sets: list[str] = (), catalog=None) -> Sweep:

@@ -1,0 +1,148 @@
+"""The cell queue of one Optuna study: each cell is enqueued once, popped once, and recovered if lost.
+
+A waiting trial carries ``queued`` (the cell key) and ``attempt``. Popping is race-safe in the
+storage (only one process moves a trial from WAITING to RUNNING). Two coordinators that enqueue
+at the same moment can still both add a cell, so the popper checks: the lowest-numbered trial of a
+(cell, attempt) is the real one, and a trial of a cell that already has an outcome is a duplicate;
+a duplicate is closed as FAIL (``failure: duplicate``) without training.
+
+A trial gets ``cell``, ``arm`` and ``seed`` (what the table reads) only with its *final* outcome:
+complete, pruned, diverged, or a failure past the retry limit. Attempts that will be retried
+(a crash, a lost worker, a stop by SIGINT/SIGTERM) stay out of the table.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from . import liveness
+
+NOT_ATTEMPTS = ("interrupted", "duplicate")  # failures that do not use up a retry
+
+
+def key_of(trial) -> str | None:
+    return trial.user_attrs.get("queued")
+
+
+def is_final(trial) -> bool:
+    from optuna.trial import TrialState
+
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
+        trial.state == TrialState.FAIL and "cell" in trial.user_attrs
+    )
+
+
+def by_key(study) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for trial in study.get_trials(deepcopy=False):
+        if key_of(trial):
+            groups.setdefault(key_of(trial), []).append(trial)
+    return groups
+
+
+def attempts(trials: list) -> list:
+    """The failed tries that count against the retry limit."""
+    from optuna.trial import TrialState
+
+    return [t for t in trials if t.state == TrialState.FAIL and t.user_attrs.get("failure") not in NOT_ATTEMPTS]
+
+
+def pending(trials: list) -> bool:
+    """The cell has an outcome, or a trial waiting or running for it."""
+    from optuna.trial import TrialState
+
+    return any(is_final(t) or t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials)
+
+
+def enqueue_missing(study, cells: list, retries: int, outcome_attrs, extra: dict[str, Any] | None = None) -> int:
+    """Enqueue every cell with no outcome and nothing waiting or running, up to ``retries`` re-tries.
+
+    A cell whose retries are used up gets a final FAIL record (``outcome_attrs(cell)`` names it).
+    Returns how many cells were enqueued.
+    """
+    from optuna.trial import TrialState, create_trial
+
+    groups, enqueued = by_key(study), 0
+    for cell in cells:
+        trials = groups.get(cell.key, [])
+        if pending(trials):
+            continue
+        tried = attempts(trials)
+        if len(tried) > retries:
+            last = tried[-1].user_attrs
+            study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={
+                **outcome_attrs(cell), "queued": cell.key, "failure": last.get("failure", "lost"),
+                "error": f"gave up after {len(tried)} attempts; last: {last.get('error', 'worker lost')}",
+            }))
+            continue
+        attempt = max((t.user_attrs.get("attempt", 0) for t in trials), default=-1) + 1
+        study.enqueue_trial({}, user_attrs={"queued": cell.key, "attempt": attempt, **(extra or {})})
+        enqueued += 1
+    return enqueued
+
+
+def is_duplicate(study, frozen) -> bool:
+    """Another trial is the real one for this cell (see the module docstring)."""
+    key, attempt = key_of(frozen), frozen.user_attrs.get("attempt", 0)
+    for other in by_key(study).get(key, []):
+        if other.number == frozen.number:
+            continue
+        if is_final(other) or (other.user_attrs.get("attempt", 0) == attempt and other.number < frozen.number):
+            return True
+    return False
+
+
+def pop(study):
+    """Take one waiting trial for this process, or None if the queue is empty. Duplicates are closed."""
+    import optuna
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    while True:
+        waiting = storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,))
+        if not waiting:
+            return None
+        for frozen in waiting:
+            try:
+                if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                    continue
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+            if key_of(frozen) and is_duplicate(study, frozen):
+                close(storage, frozen._trial_id, "duplicate", "this cell was enqueued twice; the other trial runs it")
+                break
+            return optuna.Trial(study, frozen._trial_id)
+
+
+def close(storage, trial_id: int, failure: str, error: str) -> bool:
+    """Mark a trial FAIL with its reason; False if another process finished it first."""
+    import optuna
+    from optuna.trial import TrialState
+
+    try:
+        storage.set_trial_user_attr(trial_id, "failure", failure)
+        storage.set_trial_user_attr(trial_id, "error", error)
+        return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+
+
+def recover_lost(study, rdb: bool) -> int:
+    """Fail the RUNNING trials whose worker is dead; returns how many. Their cells can then be re-enqueued."""
+    import optuna
+    from optuna.trial import TrialState
+
+    if rdb:  # Optuna's heartbeat: trials silent for longer than the grace period
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            before = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+            optuna.storages.fail_stale_trials(study)
+            lost = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,))) - before
+    else:
+        lost = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not liveness.alive(trial, rdb):
+            worker = trial.user_attrs["worker"]
+            lost += close(study._storage, trial._trial_id, "lost", f"worker {worker['host']}:{worker['pid']} died")
+    return lost

@@ -1,0 +1,153 @@
+"""The experimental design of a sweep: arms × grid cells, and the search space of the tuning protocol.
+
+A grid is a full factorial over named axes (dotted paths into the run config); each combination
+becomes an arm named readably after its values, e.g. ``loss=hinge,norm=instance``. A search space
+is written as W&B-style parameter entries and sampled through Optuna's distributions.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import model_validator
+
+from .config import Strict
+
+DISTRIBUTIONS = (
+    "constant",
+    "categorical",
+    "int_uniform",
+    "uniform",
+    "q_uniform",
+    "log_uniform",
+    "log_uniform_values",
+)
+
+
+def label(value: Any) -> str:
+    """A short readable name for one grid value: ``hinge``, ``none``, ``a+b``, ``mlp(hidden=[8])``."""
+    if isinstance(value, list):
+        return "+".join(label(v) for v in value) or "none"
+    if isinstance(value, dict):
+        rest = ",".join(f"{k}={label(v)}" for k, v in value.items() if k != "name")
+        if "name" in value:
+            return f"{value['name']}({rest})" if rest else str(value["name"])
+        return f"({rest})"
+    return str(value)
+
+
+def slug(arm: str) -> str:
+    """An arm name made safe for run names and folders (``loss=hinge,norm=batch`` → ``loss-hinge_norm-batch``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", arm.replace("=", "-"))
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``data`` with the dotted ``path`` set to ``value`` (missing mappings are created)."""
+    out = copy.deepcopy(data)
+    *parents, last = path.split(".")
+    node = out
+    for key in parents:
+        if not isinstance(node.get(key), dict):
+            node[key] = {} if key not in node or isinstance(node[key], dict) else {"name": node[key]}
+        node = node[key]
+    node[last] = copy.deepcopy(value)
+    return out
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Every combination of the axes, in order, as (name, {path: value}). Names must differ."""
+    if not grid:
+        return [("", {})]
+    axes = list(grid)
+    points = []
+    for values in itertools.product(*(grid[axis] for axis in axes)):
+        name = ",".join(f"{axis}={label(v)}" for axis, v in zip(axes, values))
+        points.append((name, dict(zip(axes, values))))
+    return points
+
+
+def design_arms(arms: dict[str, dict[str, Any]], grid: dict[str, list[Any]], explicit_arms: bool):
+    """(arm name, arm change, grid values) for every arm × grid point; grid values win over the arm."""
+    out = []
+    for arm, change in arms.items():
+        for point, values in grid_points(grid):
+            name = ",".join(part for part in (arm if explicit_arms or not grid else "", point) if part)
+            out.append((name, change, values))
+    return out
+
+
+class SearchParam(Strict):
+    """One W&B-style parameter entry. Bounds are inclusive."""
+
+    distribution: Literal[DISTRIBUTIONS] | None = None
+    value: Any = None
+    values: list[Any] | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    q: float | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> "SearchParam":
+        kind = self.kind
+        if kind == "constant" and self.value is None:
+            raise ValueError("a constant needs 'value'")
+        if kind == "categorical" and not self.values:
+            raise ValueError("a categorical needs a non-empty 'values' list")
+        if kind not in ("constant", "categorical"):
+            if self.min is None or self.max is None:
+                raise ValueError(f"{kind} needs 'min' and 'max'")
+            if self.min > self.max:
+                raise ValueError(f"min ({self.min}) is above max ({self.max})")
+            if kind == "int_uniform" and not (float(self.min).is_integer() and float(self.max).is_integer()):
+                raise ValueError("int_uniform needs whole-number min and max")
+            if kind == "log_uniform_values" and self.min <= 0:
+                raise ValueError("log_uniform_values needs min > 0")
+            if kind == "q_uniform" and not self.q:
+                raise ValueError("q_uniform needs 'q' (the step)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """The distribution, inferred as W&B does when it is not given."""
+        if self.distribution:
+            return self.distribution
+        if self.value is not None:
+            return "constant"
+        if self.values is not None:
+            return "categorical"
+        return "int_uniform" if isinstance(self.min, int) and isinstance(self.max, int) else "uniform"
+
+    def suggest(self, trial, name: str) -> Any:
+        """Draw this parameter for an Optuna trial (TPE chooses, the distribution bounds it)."""
+        kind = self.kind
+        if kind == "constant":
+            return self.value
+        if kind == "categorical":
+            if all(v is None or isinstance(v, (bool, int, float, str)) for v in self.values):
+                return trial.suggest_categorical(name, self.values)
+            index = trial.suggest_categorical(name, list(range(len(self.values))))  # lists and mappings
+            return copy.deepcopy(self.values[index])
+        if kind == "int_uniform":
+            return trial.suggest_int(name, int(self.min), int(self.max))
+        if kind == "uniform":
+            return trial.suggest_float(name, self.min, self.max)
+        if kind == "q_uniform":
+            return trial.suggest_float(name, self.min, self.max, step=self.q)
+        if kind == "log_uniform":  # W&B: min and max are natural-log exponents
+            return trial.suggest_float(name, math.exp(self.min), math.exp(self.max), log=True)
+        return trial.suggest_float(name, self.min, self.max, log=True)
+
+    def example(self) -> Any:
+        """One valid value, used to check that the parameter's path gives a valid run config."""
+        kind = self.kind
+        if kind == "constant":
+            return self.value
+        if kind == "categorical":
+            return self.values[0]
+        if kind == "int_uniform":
+            return int(self.min)
+        return math.exp(self.min) if kind == "log_uniform" else self.min

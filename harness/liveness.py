@@ -1,0 +1,87 @@
+"""Is the worker that holds a RUNNING trial still alive?
+
+Each running trial records its worker (host, pid, the process's start time). On the same host a dead
+pid is proof at once. Across hosts the worker's heartbeat decides: Optuna's own on RDB storage,
+and on the journal (which has none) a ``heartbeat`` timestamp user attr that ganx refreshes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+HEARTBEAT_S = 10  # a worker says it is alive this often
+GRACE_S = 60  # a trial whose worker has been silent this long (other hosts) is stale
+HOST = socket.gethostname()
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (tells a reused pid apart), or None where /proc is absent."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def identity(slot: int) -> dict[str, Any]:
+    """What a trial records about the worker running it."""
+    pid = os.getpid()
+    return {"host": HOST, "pid": pid, "start": process_start(pid), "slot": slot}
+
+
+def pid_alive(worker: dict[str, Any]) -> bool:
+    try:
+        os.kill(worker["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    start = process_start(worker["pid"])
+    return start is None or worker.get("start") is None or start == worker["start"]
+
+
+def alive(trial, rdb: bool, now: float | None = None) -> bool:
+    """Whether the RUNNING ``trial``'s worker lives. Unknown workers on other hosts count as alive
+    until their heartbeat is older than GRACE_S (on RDB, Optuna's ``fail_stale_trials`` decides)."""
+    worker = trial.user_attrs.get("worker")
+    if worker is None:
+        return True  # popped a moment ago; its worker writes the record next
+    if worker["host"] == HOST:
+        return pid_alive(worker)
+    if rdb:
+        return True
+    beat = trial.user_attrs.get("heartbeat", trial.datetime_start.timestamp() if trial.datetime_start else None)
+    return beat is None or (now or time.time()) - beat < GRACE_S
+
+
+class Heartbeat:
+    """A daemon thread that keeps one trial's liveness record fresh while it trains."""
+
+    def __init__(self, storage, trial_id: int, rdb: bool):
+        self.storage, self.trial_id, self.rdb = storage, trial_id, rdb
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{trial_id}")
+
+    def __enter__(self) -> "Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _beat(self) -> None:
+        while True:
+            try:
+                if self.rdb:
+                    self.storage.record_heartbeat(self.trial_id)
+                else:
+                    self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
+            except Exception:  # the trial finished meanwhile, or the storage blinked: try again later
+                pass
+            if self.stopped.wait(HEARTBEAT_S):
+                return

@@ -1,0 +1,111 @@
+"""Running a sweep with N worker processes on this machine (multiprocessing spawn).
+
+CPU threads are split between the workers (N × threads = cores), and with ``--devices 0,1`` each
+worker is pinned to one GPU in turn. SIGINT/SIGTERM reach every worker; each stops at a step
+boundary and closes its trial as ``interrupted``, so running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+from rich.console import Console
+
+from .progress import Monitor
+from .sweep import Studies, WorkerEnv, coordinate, open_studies, work
+from .sweep_config import Sweep
+
+
+def device_name(device: str) -> str:
+    """``0`` → ``cuda:0``; ``cpu``, ``cuda`` and ``cuda:N`` stay as they are."""
+    return f"cuda:{device}" if device.isdigit() else device
+
+
+def worker_envs(workers: int, devices: list[str], cores: int | None = None) -> list[WorkerEnv]:
+    """One WorkerEnv per process: its slot, its share of the CPU threads and its device."""
+    cores = cores or os.cpu_count() or 1
+    threads = max(1, cores // workers) if workers > 1 else 0
+    return [
+        WorkerEnv(slot=slot, threads=threads, device=device_name(devices[slot % len(devices)]) if devices else None)
+        for slot in range(workers)
+    ]
+
+
+def worker_main(raw: dict, source: str, results: Path, storage: str | None, env: WorkerEnv) -> None:
+    """A spawned worker: re-validate the sweep, open the studies, work until nothing is left."""
+    from .sweep_config import validate_sweep
+
+    parent = os.getppid()
+    signal.signal(signal.SIGTERM, interrupt)  # between trials; while training the trainer defers it
+    sweep = validate_sweep(raw, source)
+    studies = open_studies(sweep, results, storage)
+    threading.Thread(target=watch_parent, args=(parent,), daemon=True).start()
+    try:
+        work(sweep, results, studies, env)
+    except KeyboardInterrupt:  # stopped by a signal; the trial is closed as interrupted
+        pass
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def watch_parent(parent: int) -> None:
+    """If the coordinating process dies (even by SIGKILL), stop this worker as if by SIGTERM."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def spawn(sweep: Sweep, results: Path, storage: str | None, envs: list[WorkerEnv]) -> bool:
+    """Run one process per env until all exit; returns whether a signal stopped them."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=worker_main, args=(sweep.raw, sweep.source, results, storage, env),
+                                 name=f"ganx-worker-{env.slot}") for env in envs]
+    stopped = []
+
+    def forward(signum, frame):
+        stopped.append(signum)
+        for process in processes:
+            if process.pid and process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return bool(stopped)
+
+
+def execute(sweep: Sweep, results: Path, *, workers: int | None = None, devices: list[str] | None = None,
+            storage: str | None = None, force: bool = False, console: Console | None = None) -> tuple[Studies, bool, int]:
+    """Coordinate, then work through the sweep with the monitor on. Returns (studies, stopped, cells shown)."""
+    from .resume import Interrupted
+
+    devices = devices if devices is not None else sweep.config.devices
+    workers = workers or ("workers" in sweep.raw and sweep.config.workers) or max(1, len(devices))
+    studies = coordinate(sweep, results, storage, force)
+    total = len(sweep.cells) + sum(len(c) for c in sweep.tuning.values())
+    envs = worker_envs(workers, devices)
+    stopped = False
+    with Monitor(studies, total, console or Console()) as monitor:
+        if workers == 1:
+            try:
+                work(sweep, results, studies, envs[0])
+            except (Interrupted, KeyboardInterrupt):
+                stopped = True
+        else:
+            stopped = spawn(sweep, results, storage, envs)
+    return studies, stopped, monitor.printed
