@@ -20,7 +20,20 @@ if TYPE_CHECKING:
 
 
 class Params(BaseModel):
-    """Base of every plugin's params schema: unknown keys are errors, values are frozen."""
+    """Base of every plugin's params schema: unknown keys are errors, values are frozen.
+
+    Declare a plugin's params as a nested ``class Params(ganx.Params)`` of pydantic fields. ganx
+    validates a config's ``{name: ..., key: value}`` against it, and reports a bad value or an unknown
+    key against the field path (``tricks[0].my_clip.max_norm: ...``). Give each field a default and
+    a ``description``.
+
+    >>> from pydantic import Field
+    >>> from ganx import Params
+    >>> class ClipParams(Params):
+    ...     max_norm: float = Field(1.0, gt=0, description="clip D's gradient norm to this")
+    >>> ClipParams(max_norm=5)
+    ClipParams(max_norm=5.0)
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -164,6 +177,19 @@ class Loss(Plugin, TrainingHooks):
 
     ``g_needs_real`` asks the trainer to pass D's logits on a real batch to :meth:`g_loss`
     (relativistic losses). A loss may also override any hook of :class:`TrainingHooks`.
+    Register it with the ``register_losses`` hook (docs/hooks.md).
+
+    >>> import torch
+    >>> import torch.nn.functional as F
+    >>> from ganx import Loss
+    >>> class LeastSquares(Loss):  # Mao et al. 2017
+    ...     name = "my_lsgan"
+    ...     def d_loss(self, real_logits, fake_logits, real_target, fake_target):
+    ...         return F.mse_loss(real_logits, real_target) + F.mse_loss(fake_logits, fake_target)
+    ...     def g_loss(self, fake_logits, real_logits):
+    ...         return F.mse_loss(fake_logits, torch.ones_like(fake_logits))
+    >>> LeastSquares().g_loss(torch.zeros(4), None).item()
+    1.0
     """
 
     category = "loss"
@@ -179,13 +205,42 @@ class Loss(Plugin, TrainingHooks):
 
 
 class Trick(Plugin, TrainingHooks):
-    """A training trick: overrides one or more hooks of :class:`TrainingHooks`."""
+    """A training trick: overrides one or more hooks of :class:`TrainingHooks`.
+
+    Tricks act only through those hook points (docs/hooks.md lists when each fires). Register a
+    trick with the ``register_tricks`` hook; each run gets a fresh instance, so per-run state
+    (an RNG, a buffer) lives on ``self``, created in :meth:`TrainingHooks.setup`.
+
+    >>> import torch
+    >>> from pydantic import Field
+    >>> from ganx import Params, Trick
+    >>> class ClipD(Trick):
+    ...     name = "my_clip"
+    ...     class Params(Params):
+    ...         max_norm: float = Field(1.0, gt=0, description="clip D's gradient norm to this")
+    ...     def before_d_step(self, run):
+    ...         torch.nn.utils.clip_grad_norm_(run.discriminator.parameters(), self.params.max_norm)
+    >>> ClipD(max_norm=5).params.max_norm
+    5.0
+    """
 
     category = "trick"
 
 
 class Normalization(Plugin):
-    """What goes after each hidden linear/conv layer, and what wraps the layer itself."""
+    """What goes after each hidden linear/conv layer, and what wraps the layer itself.
+
+    Architectures call :meth:`layer` after each hidden layer and :meth:`wrap` around it.
+
+    >>> from torch import nn
+    >>> from ganx import Normalization
+    >>> class Batch(Normalization):
+    ...     name = "my_batch"
+    ...     def layer(self, num_features, spatial):
+    ...         return nn.BatchNorm2d(num_features) if spatial else nn.BatchNorm1d(num_features)
+    >>> Batch().layer(16, spatial=True)
+    BatchNorm2d(16, ...)
+    """
 
     category = "normalization"
 
@@ -201,7 +256,23 @@ class Normalization(Plugin):
 
 
 class Architecture(Plugin):
-    """Builds G and D. D returns one logit per sample, shape ``(batch,)``."""
+    """Builds G and D. D returns one logit per sample, shape ``(batch,)``.
+
+    G maps ``(batch, latent_dim)`` to ``(batch, *data_shape)`` in [-1, 1]; D has no final sigmoid.
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from ganx import Architecture
+    >>> class Linear(Architecture):
+    ...     name = "my_linear"
+    ...     def build_generator(self, latent_dim, data_shape, norm):
+    ...         return nn.Sequential(nn.Linear(latent_dim, data_shape[0]), nn.Tanh())
+    ...     def build_discriminator(self, data_shape, norm):
+    ...         return nn.Sequential(norm.wrap(nn.Linear(data_shape[0], 1)), nn.Flatten(0))
+    >>> from ganx import Normalization  # the base class: no norm layer, no wrapping
+    >>> Linear().build_discriminator((2,), Normalization())(torch.zeros(8, 2)).shape
+    torch.Size([8])
+    """
 
     category = "architecture"
 
@@ -213,7 +284,28 @@ class Architecture(Plugin):
 
 
 class Dataset(Plugin):
-    """A data source. ``kind`` is ``"points"`` (vectors, e.g. 2-D mixtures) or ``"images"`` (C×H×W)."""
+    """A data source. ``kind`` is ``"points"`` (vectors, e.g. 2-D mixtures) or ``"images"`` (C×H×W).
+
+    :meth:`load` returns the whole split as one tensor; the trainer samples batches from it by index.
+    Cache downloads or decoded files under ``data_dir`` (write them with :func:`ganx.atomic_write`).
+
+    >>> import math
+    >>> from pathlib import Path
+    >>> import torch
+    >>> from ganx import Dataset, Params
+    >>> class Circle(Dataset):
+    ...     name = "my_circle"
+    ...     kind = "points"
+    ...     class Params(Params):
+    ...         n: int = 1000
+    ...     def load(self, data_dir, split):
+    ...         rng = torch.Generator().manual_seed(int(split == "test"))
+    ...         angle = torch.rand(self.params.n, generator=rng) * 2 * math.pi
+    ...         return torch.stack([angle.cos(), angle.sin()], 1), None
+    >>> real, labels = Circle(n=10).load(Path("."), "train")
+    >>> real.shape, labels
+    (torch.Size([10, 2]), None)
+    """
 
     category = "dataset"
     kind: ClassVar[Literal["points", "images"]] = "points"
@@ -243,6 +335,21 @@ class Metric(Plugin):
     """A number computed from generated samples.
 
     ``direction`` says which way is better; ``kinds`` lists the dataset kinds it applies to.
+    Work shared by several metrics (features of the fakes) can be kept in ``ev.cache``.
+
+    >>> from pathlib import Path
+    >>> import torch
+    >>> from ganx import Evaluation, Metric
+    >>> class MeanNorm(Metric):
+    ...     name = "my_mean_norm"
+    ...     direction = "minimize"
+    ...     kinds = ("points",)
+    ...     def compute(self, ev):
+    ...         return ev.fake.norm(dim=1).mean().item()
+    >>> ev = Evaluation(fake=torch.tensor([[3.0, 4.0]]), dataset=None, data_dir=Path("."),
+    ...                 device=torch.device("cpu"), seed=0)
+    >>> MeanNorm().compute(ev)
+    5.0
     """
 
     category = "metric"
