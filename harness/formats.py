@@ -45,13 +45,16 @@ def markdown(sheet: Sheet) -> str:
     def line(cells):
         return "| " + " | ".join(cells) + " |"
 
-    def cell(r, i, text):
-        text = text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
-        return f"**{text}**" if (r, i) in sheet.bold else text
+    def escape(text):
+        return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*")
 
-    lines = [f"**{sheet.title}**", "", line(sheet.header), line([":---"] + ["---:"] * (len(sheet.header) - 1))]
+    def cell(r, i, text):
+        return f"**{escape(text)}**" if (r, i) in sheet.bold else escape(text)
+
+    lines = [f"**{escape(sheet.title)}**", "", line(map(escape, sheet.header))]
+    lines += [line([":---"] + ["---:"] * (len(sheet.header) - 1))]
     lines += [line([cell(r, i, c) for i, c in enumerate(row)]) for r, row in enumerate(sheet.rows)]
-    notes = [f"<sub>{note.replace('*', chr(92) + '*')}</sub>" for note in sheet.notes]
+    notes = [f"<sub>{escape(note)}</sub>" for note in sheet.notes]
     return "\n".join(lines + ([""] + ["<br>\n".join(notes)] if notes else [])) + "\n"
 
 

@@ -44,7 +44,7 @@ def t_interval(values: Sequence[float], ci: float = 0.95) -> Interval:
     if n < 2:
         return Interval(mean, math.nan, math.nan, n)
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = stats.t.ppf(0.5 + ci / 2, n - 1) * sd / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + ci / 2, n - 1)) * sd / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n)
 
 
@@ -64,7 +64,7 @@ def welch_interval(terms: Sequence[tuple[float, Sequence[float]]], ci: float = 0
     if var == 0:
         return Interval(estimate, estimate, estimate, n)
     df = var**2 / math.fsum(p * p / (len(v) - 1) for p, (_, v) in zip(parts, terms))
-    half = stats.t.ppf(0.5 + ci / 2, df) * math.sqrt(var)
+    half = float(stats.t.ppf(0.5 + ci / 2, df)) * math.sqrt(var)
     return Interval(estimate, estimate - half, estimate + half, n)
 
 

@@ -1,0 +1,56 @@
+"""``ganx report`` on a small real sweep: report.md with relative links to pictures that exist."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from ganx import Trick, hookimpl
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class Crash(Trick):
+    name = "test-report-crash"
+
+    def after_g_step(self, run):
+        raise RuntimeError("boom")
+
+
+class CrashPlugin:
+    @hookimpl
+    def register_tricks(self, register):
+        register(Crash)
+
+
+def test_report_writes_markdown_with_existing_pictures(tmp_path, tiny, ganx, register_plugin, monkeypatch):
+    register_plugin(CrashPlugin())
+    monkeypatch.chdir(tmp_path)
+    tiny |= {"steps": 20, "log_every": 5, "eval": {"samples": 300, "every": 10}}
+    sweep = {
+        "name": "rep",
+        "base": tiny,
+        "arms": {"baseline": {}, "wider": {"arch": {"hidden": [24, 24]}}, "crash": {"tricks": ["test-report-crash"]}},
+        "seeds": [0, 1],
+        "objective": {"metric": "modes"},
+    }
+    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+    code, out, _ = ganx("sweep", "sweep.yaml")
+    assert code == 0 and "ganx report results/rep" in out
+    for run in ("baseline-s0", "wider-s1"):
+        assert (tmp_path / "results/rep/runs" / run / "curves.png").read_bytes().startswith(PNG)
+
+    code, out, _ = ganx("report", "rep")
+    assert code == 0 and "results/rep/report.md" in out
+    report = (tmp_path / "results/rep/report.md").read_text()
+    assert "| baseline |" in report and "| crash | — | — | — | — | — | 0/2/0 |" in report
+    assert "- crash seed 0: trick plugin 'test-report-crash' failed in after_g_step: RuntimeError: boom" in report
+    links = re.findall(r"\]\(([^)]+\.png)\)", report)
+    assert {"report/samples.png", "report/curves.png", "runs/wider-s1/curves.png"} <= set(links)
+    for link in links:
+        picture = tmp_path / "results/rep" / link
+        assert not link.startswith("/") and picture.read_bytes().startswith(PNG) and picture.stat().st_size > 1000
+
+    code, out, _ = ganx("table", "rep")
+    assert code == 0 and "report: results/rep/report.md" in out

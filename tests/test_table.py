@@ -1,0 +1,237 @@
+"""The ablation table on fixture studies with hand-chosen values: numbers, counts, bold, formats, CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from itertools import combinations
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState, create_trial
+
+from ganx.formats import Sheet, latex, markdown
+from ganx.table import ablation_sheet, effects_sheet, importance_sheet, study_text, study_view, summarize, trials_frame
+
+GOLDEN = Path(__file__).parent / "golden"
+T975 = {2: 4.302652729911275, 4: 2.7764451051977987, 6: 2.4469118511449692}
+MODES = {"baseline": [20.0, 22.0, 21.0], "wider": [24.0, 25.0, 23.0], "hinge": [19.0, 18.0, 21.0]}
+REVERSE_KL = {"baseline": [0.5, 0.6, 0.7], "wider": [0.4, 0.5, 0.3], "hinge": [0.2, 0.3, 0.1]}
+
+
+def trial(arm, seed, state=TrialState.COMPLETE, factors=None, params=None, **metrics):
+    attrs = {"cell": f"{arm}/s{seed}", "arm": arm, "seed": seed, "run_dir": f"results/fx/runs/{arm}-s{seed}"}
+    if metrics:
+        attrs["metrics"] = metrics
+    if factors:
+        attrs["factors"] = factors
+    if state == TrialState.FAIL:
+        attrs |= {"failure": "diverged", "error": "step 7: non-finite d_loss (nan)"}
+    value = metrics.get("modes") if state == TrialState.COMPLETE else None
+    distributions = {name: optuna.distributions.FloatDistribution(1e-5, 1e-2, log=True) for name in params or {}}
+    return create_trial(state=state, value=value, user_attrs=attrs, params=params, distributions=distributions)
+
+
+def new_study(storage=None, name="fx"):
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    study.set_user_attr("sweep", {"name": name, "objective": {"metric": "modes", "direction": "maximize"}})
+    return study
+
+
+def arms_study(storage=None):
+    """Three arms × three seeds; a retried failure, one diverged and one pruned seed."""
+    study = new_study(storage)
+    study.add_trial(trial("baseline", 0, TrialState.FAIL))  # retried below: the seed counts as completed
+    for arm in MODES:
+        for seed, (modes, kl) in enumerate(zip(MODES[arm], REVERSE_KL[arm])):
+            study.add_trial(trial(arm, seed, modes=modes, reverse_kl=kl))
+    study.add_trial(trial("hinge", 3, TrialState.FAIL))
+    study.add_trial(trial("wider", 3, TrialState.PRUNED))
+    return study
+
+
+def sheet_of(study, **options):
+    frame = trials_frame(study)
+    return ablation_sheet(frame, study_view(study, frame, **options))
+
+
+def exact_p(arm, baseline):
+    pooled, k = arm + baseline, len(arm)
+    observed = abs(sum(arm) / k - sum(baseline) / len(baseline))
+    rest = lambda c: [pooled[i] for i in range(len(pooled)) if i not in c]  # noqa: E731
+    gaps = [abs(sum(pooled[i] for i in c) / k - sum(rest(c)) / len(rest(c))) for c in combinations(range(len(pooled)), k)]
+    return sum(g >= observed - 1e-12 for g in gaps) / len(gaps)
+
+
+def test_means_intervals_and_counts_match_a_hand_computation():
+    rows = {r["arm"]: r for r in summarize(trials_frame(arms_study()), list(MODES), ["modes", "reverse_kl"])}
+    half = T975[2] / math.sqrt(3)  # every arm's modes have sd 1
+    assert rows["wider"]["modes"].mean == 24.0
+    assert rows["wider"]["modes"].hi - 24.0 == pytest.approx(half, rel=1e-9)
+    assert rows["hinge"]["modes"].mean == pytest.approx(58 / 3)
+    assert [(rows[a]["complete"], rows[a]["failed"], rows[a]["pruned"]) for a in MODES] == [(3, 0, 0), (3, 0, 1), (3, 1, 0)]
+
+
+def test_delta_p_values_and_holm_match_a_hand_computation():
+    sheet = sheet_of(arms_study())
+    assert sheet.header == ["arm", "modes ↑", "reverse_kl ↓", "Δ modes", "p (Holm)", "n"]
+    rows = {row[0]: row for row in sheet.rows}
+    p_wider, p_hinge = exact_p(MODES["wider"], MODES["baseline"]), exact_p(MODES["hinge"], MODES["baseline"])
+    assert p_wider == pytest.approx(0.1)
+    low, high = sorted([p_wider, p_hinge])
+    holm = {low: min(1, 2 * low), high: max(min(1, 2 * low), high)}  # step-down over two arms
+    assert rows["wider"][4] == f"{holm[p_wider]:.3g}" and rows["hinge"][4] == f"{holm[p_hinge]:.3g}"
+    welch_half = T975[4] * math.sqrt(2 / 3)  # baseline and wider both have variance 1, n 3
+    assert rows["wider"][3] == f"+3 ± {welch_half:.3g}"
+    assert rows["baseline"][1:] == [f"21 ± {T975[2] / math.sqrt(3):.3g}", "0.6 ± 0.248", "—", "—", "3/0/0"]
+    assert rows["hinge"][5] == "3/1/0" and rows["wider"][5] == "3/0/1"
+    assert "exact permutation test of the mean difference (fewer than 5 seeds) for wider, hinge" in sheet.notes[1]
+    assert "Holm-adjusted across 2 arms" in sheet.notes[1]
+
+
+def test_best_per_column_follows_each_metrics_direction():
+    sheet = sheet_of(arms_study())
+    arms = [row[0] for row in sheet.rows]
+    assert sheet.bold == {(arms.index("wider"), 1), (arms.index("hinge"), 2)}  # most modes, least reverse KL
+
+
+def test_sort_baseline_and_metric_options():
+    sheet = sheet_of(arms_study(), sort=True, baseline="wider", metrics=["modes"])
+    assert [row[0] for row in sheet.rows] == ["wider", "baseline", "hinge"]
+    assert sheet.header[-3] == "Δ modes" and sheet.rows[0][2] == "—" and sheet.rows[1][2].startswith("-3 ± ")
+
+
+def test_five_seeds_use_welch_and_significant_arms_are_starred():
+    from scipy.stats import t, ttest_ind
+
+    study = new_study()
+    good, base = [30.0, 31.0, 32.0, 33.0, 34.0], [20.0, 21.0, 22.0, 23.0, 25.0]
+    for seed, (a, b) in enumerate(zip(good, base)):
+        study.add_trial(trial("baseline", seed, modes=b))
+        study.add_trial(trial("good", seed, modes=a))
+    sheet = sheet_of(study)
+    se2 = 2.5 / 5 + 3.7 / 5  # sample variances 10/4 and 14.8/4
+    half = t.ppf(0.975, se2**2 / ((2.5 / 5) ** 2 / 4 + (3.7 / 5) ** 2 / 4)) * math.sqrt(se2)
+    assert sheet.rows[1][2:4] == [f"+9.8 ± {half:.3g}", f"{ttest_ind(good, base, equal_var=False).pvalue:.3g}*"]
+    assert "Welch's t-test for good; Holm-adjusted across 1 arm;" in sheet.notes[1]
+
+
+def grid_study(storage=None):
+    """loss × norm, three seeds each (the values of tests/test_stats.py), and one failed cell seed."""
+    values = {("ns", "none"): [1.0, 2.0, 3.0], ("hinge", "none"): [4.0, 5.0, 6.0], ("ns", "sn"): [2.0, 2.0, 5.0], ("hinge", "sn"): [6.0, 8.0, 7.0]}
+    study = new_study(storage)
+    for (loss, norm), modes in values.items():
+        for seed, value in enumerate(modes):
+            study.add_trial(trial(f"{loss}-{norm}", seed, factors={"loss": loss, "norm": norm}, modes=value))
+    study.add_trial(trial("hinge-sn", 3, TrialState.FAIL, factors={"loss": "hinge", "norm": "sn"}))
+    return study
+
+
+def test_grid_marginal_effects_match_a_hand_computation():
+    study = grid_study()
+    frame = trials_frame(study)
+    view = study_view(study, frame)
+    sheet = effects_sheet(frame, view)
+    half = T975[6] * math.sqrt(0.5)  # see tests/test_stats.py for the variance and df
+    assert sheet.rows == [["loss: hinge vs ns", f"+3.5 ± {half:.3g}"], ["norm: sn vs none", f"+1.5 ± {half:.3g}"]]
+    main = ablation_sheet(frame, view)
+    assert view.baseline == "ns-none"  # no arm named baseline: the first one
+    assert [row[0] for row in main.rows] == ["ns-none", "hinge-none", "ns-sn", "hinge-sn"] and main.rows[3][-1] == "3/1/0"
+
+
+def test_search_sweeps_name_the_importance_evaluator():
+    study = new_study()
+    for seed, (lr, modes) in enumerate([(1e-4, 3.0), (1e-3, 9.0), (3e-3, 12.0), (1e-2, 14.0), (5e-4, 6.0)]):
+        study.add_trial(trial(f"t{seed}", 0, params={"lr": lr, "beta": lr / 2}, modes=modes))
+    sheet = importance_sheet(study, "modes")
+    assert {row[0] for row in sheet.rows} == {"lr", "beta"}
+    assert "optuna.importance.FanovaImportanceEvaluator(seed=0) over 5 completed trials" in sheet.notes[0]
+    assert importance_sheet(arms_study(), "modes") is None
+
+
+def test_markdown_is_a_gfm_table():
+    from markdown_it import MarkdownIt
+
+    sheet = Sheet("t", ["arm", "a|b"], [["x", "1*"], ["y", "2"]], bold={(1, 1)}, notes=["* p"])
+    html = MarkdownIt("commonmark").enable("table").render(markdown(sheet))
+    assert html.count("<tr>") == 3 and html.count("<th ") == 2 and html.count("<td") == 4
+    assert "<td style=\"text-align:right\">1*</td>" in html and "<strong>2</strong>" in html and "a|b" in html
+    text = study_text(arms_study(), "markdown")
+    rendered = MarkdownIt("commonmark").enable("table").render(text)
+    assert rendered.count("<tr>") == 4 and rendered.count("<th ") == 6
+
+
+def tabular_rows(tex: str) -> tuple[str, list[list[str]]]:
+    """Parse the tabular: its column spec and its rows' cells (split on unescaped &)."""
+    spec = re.search(r"\\begin\{tabular\}\{([lrc]+)\}", tex).group(1)
+    body = tex[tex.index("\\begin{tabular}") :]
+    body = body[body.index("\n") : body.index("\\end{tabular}")]
+    lines = [line for line in body.strip().splitlines() if line != r"\hline"]
+    assert all(line.endswith(r" \\") for line in lines)
+    return spec, [re.split(r"(?<!\\)&", line[:-3]) for line in lines]
+
+
+def test_latex_is_a_valid_tabular_and_matches_the_golden_file():
+    tex = study_text(arms_study(), "latex")
+    spec, rows = tabular_rows(tex)
+    assert all(len(row) == len(spec) for row in rows) and len(rows) == 4
+    assert tex.count("{") == tex.count("}") and tex.count("$") % 2 == 0
+    assert tex.count(r"\begin{") == tex.count(r"\end{") == 2
+    assert r"\textbf{24 $\pm$ 2.48}" in tex and "reverse\\_kl" in tex
+    assert tex == (GOLDEN / "arms.tex").read_text()
+
+
+def test_latex_escapes_special_characters():
+    tex = latex(Sheet("a_b & c", ["x%", "y"], [["#1", "{~}"]]))
+    assert r"a\_b \& c" in tex and r"x\% & y" in tex and r"\#1 & \{\textasciitilde{}\}" in tex
+
+
+def test_csv_and_json_are_the_tidy_per_trial_data():
+    import pandas as pd
+
+    study = arms_study()
+    tidy = pd.read_csv(io.StringIO(study_text(study, "csv")))
+    assert list(tidy.columns) == ["arm", "seed", "state", "metric", "value", "error"]
+    assert len(tidy[tidy.metric == "modes"]) == 9 and set(tidy[tidy.arm == "hinge"].state) == {"COMPLETE", "FAIL"}
+    records = json.loads(study_text(study, "json", metrics=["modes"]))
+    assert {r["metric"] for r in records} == {"modes", None}
+    assert sum(r["value"] for r in records if r["arm"] == "wider" and r["state"] == "COMPLETE") == 72.0
+    grid = pd.read_csv(io.StringIO(study_text(grid_study(), "csv")))
+    assert {"loss", "norm"} <= set(grid.columns) and set(grid.loss) == {"ns", "hinge"}
+
+
+def journal_study(folder: Path, build):
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    folder.mkdir(parents=True)
+    return build(JournalStorage(JournalFileBackend(str(folder / "study.journal"))))
+
+
+def test_cli_table_formats_and_locations(tmp_path, ganx):
+    journal_study(tmp_path / "results/fx", arms_study)
+    code, out, _ = ganx("table", "fx", "--results", tmp_path / "results")
+    assert code == 0 and "ganx sweep fx" in out and "3/1/0" in out and "exact permutation" in out
+    assert "ganx report results/fx" in out and "samples.png and curves.png" in out
+    code, out, _ = ganx("table", tmp_path / "results/fx", "--format", "latex", "--metric", "reverse_kl")
+    assert code == 0 and out.startswith(r"\begin{table}") and "reverse\\_kl" in out
+    code, _, err = ganx("table", "fx", "--results", tmp_path / "results", "--format", "html", "--baseline", "nope")
+    assert code == 2 and "--format: unknown format 'html' (valid: rich, markdown, latex, csv, json)" in err
+    code, _, err = ganx("table", "fx", "--results", tmp_path / "results", "--baseline", "nope", "--metric", "fid")
+    assert code == 2 and "no arm named 'nope' (valid: baseline, wider, hinge)" in err and "unknown metric 'fid'" in err
+
+
+def test_cli_table_reads_a_storage_url_with_study(tmp_path, ganx):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    arms_study(url)
+    new_study(url, name="other")
+    code, _, err = ganx("table", url)
+    assert code == 2 and "holds 2 studies; pick one with --study (valid: fx, other)" in err
+    code, out, _ = ganx("table", url, "--study", "fx", "--format", "markdown")
+    assert code == 0 and "| wider | **24 ± 2.48** |" in out
+    code, _, err = ganx("table", "missing", "--results", tmp_path)
+    assert code == 2 and "no sweep results found" in err
