@@ -103,7 +103,8 @@ def sweep(
 
     where = masked(storage or spec.config.storage or "") or f"journal {results / spec.config.name}/"
     if command == "validate":
-        console.print(f"{escape(str(checked))}: valid; {spec.summary}; pruner {spec.config.pruner}; storage {escape(where)}")
+        console.print(f"{escape(str(checked))}: valid; {spec.summary}; pruner {spec.config.pruner}; storage {escape(where)}",
+                      soft_wrap=True)
         return
     from .table import study_table
     from .workers import execute
@@ -174,11 +175,11 @@ def table(
 
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
-    found, _ = open_target(target, results, study)
+    found, folder = open_target(target, results, study)
     if fmt == "rich":
-        console.print(study_table(found, metric, baseline, ci, sort))
+        console.print(study_table(found, metric, baseline, ci, sort, folder))
     else:
-        sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort))
+        sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort, folder))
 
 
 @app.command()

@@ -1,0 +1,130 @@
+"""Sweep designs: grid factorials, W&B-style search spaces, the published schema, and `ganx sweep validate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from ganx import UserError
+from ganx.design import SearchParam, label
+from ganx.storage import masked
+from ganx.sweep import coordinate, open_studies
+from ganx.sweep_config import load_sweep, schema, validate_sweep
+
+SCHEMA = Path(__file__).parent.parent / "docs" / "sweep.schema.json"
+
+
+def write(tmp_path, tiny, **changes) -> Path:
+    data = {"name": "d", "base": tiny, "seeds": [0, 1], "objective": {"metric": "modes"}, **changes}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_a_grid_enqueues_exactly_the_factorial_product_named_by_its_values(tmp_path, tiny):
+    grid = {"loss": ["nsgan", "hinge"], "norm": ["none", "batch"], "tricks": [[], ["label_smoothing"]]}
+    sweep = load_sweep(write(tmp_path, tiny, grid=grid))
+    studies = coordinate(sweep, tmp_path / "results")
+    queued = [t.user_attrs["queued"] for t in studies.main.trials]
+    assert len(queued) == len(set(queued)) == 2 * 2 * 2 * 2
+    assert "loss=hinge,norm=batch,tricks=label_smoothing/s1" in queued
+    assert "loss=nsgan,norm=none,tricks=none/s0" in queued
+    cell = next(c for c in sweep.cells if c.arm == "loss=hinge,norm=batch,tricks=label_smoothing")
+    assert (cell.config.loss.name, cell.config.norm.g.name, [t.name for t in cell.config.tricks]) == (
+        "hinge", "batch", ["label_smoothing"])
+    assert sweep.factors[cell.arm] == {"loss": "hinge", "norm": "batch", "tricks": ["label_smoothing"]}
+    coordinate(sweep, tmp_path / "results")  # a second coordinator adds nothing
+    assert len(studies.main.trials) == 16
+
+
+def test_arms_cross_the_grid_and_the_grid_value_wins(tmp_path, tiny):
+    sweep = load_sweep(write(tmp_path, tiny, arms={"plain": {}, "wide": {"arch": {"hidden": [24]}, "loss": "lsgan"}},
+                             grid={"loss": ["nsgan", "hinge"]}, seeds=[0]))
+    assert [c.key for c in sweep.cells] == ["plain,loss=nsgan/s0", "plain,loss=hinge/s0", "wide,loss=nsgan/s0", "wide,loss=hinge/s0"]
+    wide = sweep.cells[3].config
+    assert (wide.loss.name, wide.arch.g.params["hidden"]) == ("hinge", [24])
+
+
+def test_grid_errors_name_the_cell(tmp_path, tiny):
+    with pytest.raises(UserError, match=r"base \(cell loss=hnge\): loss: unknown loss plugin 'hnge'"):
+        load_sweep(write(tmp_path, tiny, grid={"loss": ["nsgan", "hnge"]}))
+
+
+def test_labels_are_short_and_readable():
+    assert [label(v) for v in ("hinge", [], ["a", "b"], {"name": "mlp", "hidden": [8]}, 0.5)] == [
+        "hinge", "none", "a+b", "mlp(hidden=8)", "0.5"]
+
+
+@pytest.mark.parametrize(
+    "entry, kind, example",
+    [
+        ({"values": [16, 32]}, "categorical", 16),
+        ({"min": 1, "max": 4}, "int_uniform", 1),
+        ({"min": 0.1, "max": 0.9}, "uniform", 0.1),
+        ({"min": 1e-5, "max": 1e-3, "distribution": "log_uniform_values"}, "log_uniform_values", 1e-5),
+        ({"value": 3}, "constant", 3),
+    ],
+)
+def test_search_entries_map_to_optuna_distributions_with_inclusive_bounds(entry, kind, example):
+    param = SearchParam.model_validate(entry)
+    assert (param.kind, param.example()) == (kind, example)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        trial = study.ask()
+        value = param.suggest(trial, "x")
+        if "min" in entry:
+            assert entry["min"] <= value <= entry["max"]
+        study.tell(trial, 0.0)
+    if kind == "log_uniform_values":
+        assert study.trials[0].distributions["x"].log
+
+
+def test_search_problems_are_reported(tmp_path, tiny):
+    bad = {"trials_per_arm": 2, "parameters": {"optimizer.lr": {"min": 1e-3, "max": 1e-5}, "batch_size": {"values": []}}}
+    with pytest.raises(UserError) as err:
+        load_sweep(write(tmp_path, tiny, search=bad))
+    text = "\n".join(err.value.problems)
+    assert "search.parameters.optimizer.lr: Value error, min (0.001) is above max (1e-05)" in text
+    assert "search.parameters.batch_size: Value error, a categorical needs a non-empty 'values' list" in text
+    with pytest.raises(UserError, match=r"search.parameters: batch_size"):
+        load_sweep(write(tmp_path, tiny, search={"trials_per_arm": 2, "parameters": {"batch_size": {"values": [0]}}}))
+
+
+def test_validate_prints_a_summary_or_exits_2(tmp_path, tiny, ganx):
+    path = write(tmp_path, tiny, grid={"loss": ["nsgan", "hinge"]}, storage="postgresql://u:secret@db:5432/x")
+    code, out, _ = ganx("sweep", "validate", path)
+    assert code == 0
+    assert "valid; 2 arms × 2 seeds = 4 cells" in out and "postgresql://u:***@db:5432/x" in out and "secret" not in out
+    code, _, err = ganx("sweep", "validate", write(tmp_path, tiny, seeds=[1, 1], pruner="sometimes"))
+    assert code == 2 and "seeds are repeated" in err and "pruner" in err
+    code, _, err = ganx("sweep", "validate")
+    assert code == 2 and "usage: ganx sweep validate FILE" in err
+
+
+def test_the_published_schema_is_current(ganx):
+    """Regenerate with: ganx sweep schema > docs/sweep.schema.json"""
+    code, out, _ = ganx("sweep", "schema")
+    assert code == 0 and json.loads(out) == schema()
+    assert json.loads(SCHEMA.read_text()) == schema(), "docs/sweep.schema.json is stale: ganx sweep schema > docs/sweep.schema.json"
+
+
+def test_shipped_sweeps_are_valid():
+    for path in sorted((Path(__file__).parent.parent / "sweeps").glob("*.yaml")):
+        assert validate_sweep(yaml.safe_load(path.read_text()), str(path)).cells
+
+
+def test_passwords_are_masked():
+    assert masked("postgresql://ganx:pw@127.0.0.1:5432/ganx") == "postgresql://ganx:***@127.0.0.1:5432/ganx"
+    assert masked("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_sqlite_study_is_created_once_and_shared(tmp_path, tiny):
+    sweep = load_sweep(write(tmp_path, tiny))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = coordinate(sweep, tmp_path / "r", url)
+    second = open_studies(sweep, tmp_path / "r", url)
+    assert len(second.main.trials) == len(first.main.trials) == 2
