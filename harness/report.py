@@ -57,7 +57,7 @@ def write_report(study, folder: Path, view: View) -> Path:
     folder, frame = Path(folder), trials_frame(study)
     pictures = folder / "report"
     runs = completed_runs(study, folder)
-    lines = [f"# {view.title}", ""] + [markdown(sheet) for sheet in study_sheets(study, frame, view)]
+    lines = [f"# {view.title}", ""] + [markdown(sheet) for sheet in study_sheets(study, frame, view, folder)]
 
     samples = {f"{arm} (seed {found[0][0]})": found[0][1] / "samples.png" for arm, found in runs.items()}
     samples = {label: path for label, path in samples.items() if path.is_file()}

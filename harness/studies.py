@@ -31,10 +31,40 @@ def open_target(target: str, results: Path, study: str | None = None):
         names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     except Exception as exc:  # a bad URL or an unreachable database: report it as the user's to fix
         raise UserError(f"{target}: cannot open this storage ({type(exc).__name__}: {exc})") from None
-    if study is None and len(names) != 1:
-        raise UserError(f"{where}: holds {len(names)} studies; pick one with --study (valid: {', '.join(names) or 'none'})")
-    name = study or names[0]
+    sweeps = [n for n in names if ".tune." not in n]  # a search sweep's per-arm studies are not tables
+    if study is None and len(sweeps) != 1:
+        raise UserError(f"{where}: holds {len(sweeps)} sweeps; pick one with --study (valid: {', '.join(sweeps) or 'none'})")
+    name = study or sweeps[0]
     if name not in names:
         raise UserError(f"--study: no study {name!r} in {where} (valid: {', '.join(names) or 'none'})")
     loaded = optuna.load_study(study_name=name, storage=storage)
     return loaded, (Path(results) / name if "://" in target else folder)
+
+
+def sweep_folder(study) -> Path | None:
+    """The sweep's results folder, from where its runs were written (None before any run)."""
+    run_dirs = [t.user_attrs["run_dir"] for t in study.get_trials(deepcopy=False) if "run_dir" in t.user_attrs]
+    return Path(run_dirs[0]).parent.parent if run_dirs else None
+
+
+def tuning_studies(study, folder: Path | None = None) -> dict:
+    """Per arm, the search study of a sweep with ``search`` (named ``<sweep>.tune.<arm>``).
+
+    They live in the main study's storage (a database) or in ``tuning.journal`` beside its journal.
+    """
+    import optuna
+
+    prefix = f"{study.study_name}.tune."
+    storages = [study._storage]
+    folder = folder or sweep_folder(study)
+    if folder and (folder / "tuning.journal").is_file():
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal import JournalFileBackend
+
+        storages.append(JournalStorage(JournalFileBackend(str(folder / "tuning.journal"))))
+    return {
+        name[len(prefix) :]: optuna.load_study(study_name=name, storage=storage)
+        for storage in storages
+        for name in optuna.get_all_study_names(storage)
+        if name.startswith(prefix)
+    }

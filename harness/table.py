@@ -199,23 +199,26 @@ def grid_cells(done, axes: list[str]) -> dict[tuple, list[float]]:
     return {key if isinstance(key, tuple) else (key,): list(group.value) for key, group in done.groupby(axes, sort=False)}
 
 
-def importance_sheet(study, objective: str) -> Sheet | None:
-    """Search sweeps: Optuna's hyperparameter importance for the objective, evaluator named."""
+def importance_sheet(tuning: dict, objective: str) -> Sheet | None:
+    """Search sweeps: per arm, Optuna's hyperparameter importance for the objective, evaluator named."""
     import optuna
 
-    searched = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if t.params]
+    searched = {arm: study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) for arm, study in tuning.items()}
+    searched = {arm: trials for arm, trials in searched.items() if any(t.params for t in trials)}
     if not searched:
         return None
-    sheet = Sheet(f"hyperparameter importance for {objective}", ["parameter", "importance"], [])
-    try:
-        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
-        importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
-    except (RuntimeError, ValueError) as exc:
-        sheet.notes = [f"importance unavailable ({exc})"]
-        return sheet
-    sheet.rows = [[name, number(float(value))] for name, value in importances.items()]
-    sheet.notes = [f"evaluator: {IMPORTANCE} over {len(searched)} completed trials; importances sum to 1."]
-    return sheet
+    importances, problems = {}, []
+    for arm in searched:
+        try:
+            found = optuna.importance.get_param_importances(tuning[arm], evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+            importances[arm] = {name: float(value) for name, value in found.items()}
+        except (RuntimeError, ValueError) as exc:
+            problems.append(f"{arm}: importance unavailable ({exc})")
+    params = list(dict.fromkeys(name for found in importances.values() for name in found))
+    rows = [[arm] + [number(found[p]) if p in found else "—" for p in params] for arm, found in importances.items()]
+    counts = ", ".join(f"{arm} {len(trials)}" for arm, trials in searched.items())
+    notes = [f"evaluator: {IMPORTANCE}; completed search trials per arm: {counts}; each row sums to 1."] + problems
+    return Sheet(f"hyperparameter importance for {objective}", ["arm"] + params, rows, notes=notes)
 
 
 def direction_of(metric: str, fallback: str) -> str:
@@ -251,18 +254,18 @@ def study_view(study, frame, metrics: list[str] | None = None, baseline: str | N
     return View(f"ganx sweep {sweep.get('name', study.study_name)}", objective, chosen, directions, baseline, ci, sort)
 
 
-def study_sheets(study, frame, view: View) -> list[Sheet]:
+def study_sheets(study, frame, view: View, folder: Path | None = None) -> list[Sheet]:
     """The main table, then factor effects (grid) or parameter importance (search) where they apply."""
-    extra = [effects_sheet(frame, view), importance_sheet(study, view.objective)]
+    from .studies import tuning_studies
+
+    extra = [effects_sheet(frame, view), importance_sheet(tuning_studies(study, folder), view.objective)]
     return [ablation_sheet(frame, view)] + [s for s in extra if s is not None]
 
 
-def locations(study) -> list[str]:
+def locations(folder: Path | None) -> list[str]:
     """Where the sweep's report and per-run pictures are (or how to make the report)."""
-    run_dirs = [t.user_attrs["run_dir"] for t in study.get_trials(deepcopy=False) if "run_dir" in t.user_attrs]
-    if not run_dirs:
+    if folder is None:
         return []
-    folder = Path(run_dirs[0]).parent.parent
     report = folder / "report.md"
     return [
         f"report: {report}" if report.exists() else f"report: `ganx report {folder}` writes {report}",
@@ -270,19 +273,23 @@ def locations(study) -> list[str]:
     ]
 
 
-def study_table(study, metrics: list[str] | None = None, baseline: str | None = None, ci: float = 0.95, sort: bool = False):
+def study_table(study, metrics: list[str] | None = None, baseline: str | None = None, ci: float = 0.95,
+                sort: bool = False, folder: Path | None = None):
     """The Rich rendering: every sheet, then where the report and pictures are."""
     from rich.console import Group
-    from rich.markup import escape
+    from rich.text import Text
+
+    from .studies import sweep_folder
 
     frame = trials_frame(study)
     view = study_view(study, frame, metrics, baseline, ci, sort)
-    tables = [rich(sheet) for sheet in study_sheets(study, frame, view)]
-    return Group(*tables, *(f"[dim]{escape(line)}[/]" for line in locations(study)))
+    folder = folder or sweep_folder(study)
+    tables = [rich(sheet) for sheet in study_sheets(study, frame, view, folder)]
+    return Group(*tables, *(Text(line, style="dim") for line in locations(folder)))
 
 
 def study_text(study, fmt: str, metrics: list[str] | None = None, baseline: str | None = None,
-               ci: float = 0.95, sort: bool = False) -> str:
+               ci: float = 0.95, sort: bool = False, folder: Path | None = None) -> str:
     """The table as markdown or LaTeX, or the tidy per-trial data behind it as CSV or JSON."""
     frame = trials_frame(study)
     view = study_view(study, frame, metrics, baseline, ci, sort)
@@ -290,4 +297,4 @@ def study_text(study, fmt: str, metrics: list[str] | None = None, baseline: str 
         tidy = frame[frame.metric.isin(view.metrics) | frame.metric.isna()].drop(columns="trial")
         return tidy.to_csv(index=False) if fmt == "csv" else tidy.to_json(orient="records", indent=2) + "\n"
     render = {"markdown": markdown, "latex": latex}[fmt]
-    return "\n".join(render(sheet) for sheet in study_sheets(study, frame, view))
+    return "\n".join(render(sheet) for sheet in study_sheets(study, frame, view, folder))

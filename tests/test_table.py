@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState, create_trial
 
 from ganx.formats import Sheet, latex, markdown
-from ganx.table import ablation_sheet, effects_sheet, importance_sheet, study_text, study_view, summarize, trials_frame
+from ganx.table import ablation_sheet, effects_sheet, study_sheets, study_text, study_view, summarize, trials_frame
 
 GOLDEN = Path(__file__).parent / "golden"
 T975 = {2: 4.302652729911275, 4: 2.7764451051977987, 6: 2.4469118511449692}
@@ -144,13 +144,17 @@ def test_grid_marginal_effects_match_a_hand_computation():
 
 
 def test_search_sweeps_name_the_importance_evaluator():
-    study = new_study()
+    storage = optuna.storages.InMemoryStorage()
+    study = arms_study(storage)
+    search = optuna.create_study(study_name="fx.tune.wider", storage=storage, direction="maximize")
     for seed, (lr, modes) in enumerate([(1e-4, 3.0), (1e-3, 9.0), (3e-3, 12.0), (1e-2, 14.0), (5e-4, 6.0)]):
-        study.add_trial(trial(f"t{seed}", 0, params={"lr": lr, "beta": lr / 2}, modes=modes))
-    sheet = importance_sheet(study, "modes")
-    assert {row[0] for row in sheet.rows} == {"lr", "beta"}
-    assert "optuna.importance.FanovaImportanceEvaluator(seed=0) over 5 completed trials" in sheet.notes[0]
-    assert importance_sheet(arms_study(), "modes") is None
+        search.add_trial(trial("wider", seed, params={"lr": lr, "beta": lr / 2}, modes=modes))
+    frame = trials_frame(study)
+    sheets = study_sheets(study, frame, study_view(study, frame))
+    assert sheets[1].header == ["arm", "lr", "beta"] and [row[0] for row in sheets[1].rows] == ["wider"]
+    assert sum(float(v) for v in sheets[1].rows[0][1:]) == pytest.approx(1, abs=0.01)
+    assert "optuna.importance.FanovaImportanceEvaluator(seed=0); completed search trials per arm: wider 5" in sheets[1].notes[0]
+    assert len(study_sheets(arms_study(), frame, study_view(study, frame))) == 1
 
 
 def test_markdown_is_a_gfm_table():
@@ -212,11 +216,13 @@ def journal_study(folder: Path, build):
     return build(JournalStorage(JournalFileBackend(str(folder / "study.journal"))))
 
 
-def test_cli_table_formats_and_locations(tmp_path, ganx):
+def test_cli_table_formats_and_locations(tmp_path, ganx, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     journal_study(tmp_path / "results/fx", arms_study)
-    code, out, _ = ganx("table", "fx", "--results", tmp_path / "results")
+    code, out, _ = ganx("table", "fx")
     assert code == 0 and "ganx sweep fx" in out and "3/1/0" in out and "exact permutation" in out
-    assert "ganx report results/fx" in out and "samples.png and curves.png" in out
+    assert "report: `ganx report results/fx` writes results/fx/report.md" in out
+    assert "pictures per run: results/fx/runs/<arm>-s<seed>/samples.png and curves.png" in out
     code, out, _ = ganx("table", tmp_path / "results/fx", "--format", "latex", "--metric", "reverse_kl")
     assert code == 0 and out.startswith(r"\begin{table}") and "reverse\\_kl" in out
     code, _, err = ganx("table", "fx", "--results", tmp_path / "results", "--format", "html", "--baseline", "nope")
@@ -229,8 +235,9 @@ def test_cli_table_reads_a_storage_url_with_study(tmp_path, ganx):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     arms_study(url)
     new_study(url, name="other")
+    new_study(url, name="fx.tune.baseline")
     code, _, err = ganx("table", url)
-    assert code == 2 and "holds 2 studies; pick one with --study (valid: fx, other)" in err
+    assert code == 2 and "holds 2 sweeps; pick one with --study (valid: fx, other)" in err
     code, out, _ = ganx("table", url, "--study", "fx", "--format", "markdown")
     assert code == 0 and "| wider | **24 ± 2.48** |" in out
     code, _, err = ganx("table", "missing", "--results", tmp_path)
