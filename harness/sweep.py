@@ -74,13 +74,11 @@ def open_studies(sweep: Sweep, results: Path, storage: str | None = None) -> Stu
     """Create or load the sweep's studies (``storage`` overrides the YAML's; None: journal files)."""
     import optuna
 
-    from .storage import open_storage
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = storage or sweep.config.storage
     folder = sweep_dir(results, sweep.config.name)
     if url:
-        main_storage = tune_storage = open_storage(url, heartbeat_interval=liveness.HEARTBEAT_S, grace_period=liveness.GRACE_S)
+        main_storage = tune_storage = open_rdb(url)
     else:
         main_storage, tune_storage = journal(folder / "study.journal"), journal(folder / "tuning.journal")
     direction = sweep.config.objective.direction
@@ -93,6 +91,26 @@ def open_studies(sweep: Sweep, results: Path, storage: str | None = None) -> Stu
         )
         tuning[arm] = create_study(tune_storage, tuning_name(sweep, arm), direction, make_pruner(pruner), sampler)
     return Studies(main, tuning, bool(url))
+
+
+def open_rdb(url: str):
+    """The RDB storage with Optuna's heartbeat on. Processes creating the schema of a fresh database
+    at the same moment collide once; the loser retries and finds the tables made."""
+    import warnings
+
+    import optuna
+
+    from .storage import open_storage
+
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return open_storage(url, heartbeat_interval=liveness.HEARTBEAT_S, grace_period=liveness.GRACE_S)
+        except UserError as exc:
+            if attempt == 4 or not any(s in str(exc) for s in ("UniqueViolation", "IntegrityError", "already exists")):
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 def tuning_name(sweep: Sweep, arm: str) -> str:

@@ -1,0 +1,203 @@
+"""Sweeps at scale: several processes share a study, a killed sweep resumes, failures are recorded,
+the search protocol gives every arm the same budget, and a changed YAML is refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganx import Trick, TrainingFailure, hookimpl
+from ganx.sweep import open_studies
+from ganx.sweep_config import load_sweep
+
+HERE = Path(__file__).parent
+MARKER = "GANX_TEST_HOLD_MARKER"
+
+
+class Hold(Trick):
+    """Blocks the first run that reaches step 5, after writing the marker file (then passes through)."""
+
+    name = "test-hold"
+
+    def after_g_step(self, run):
+        marker = Path(os.environ[MARKER])
+        if run.step == 5 and not marker.exists():
+            marker.write_text(str(os.getpid()))
+            while True:
+                time.sleep(0.05)
+
+
+class Diverge(Trick):
+    name = "test-diverge"
+
+    def after_g_step(self, run):
+        raise TrainingFailure("non-finite d_loss (nan)", run.step)
+
+
+class TestTricks:
+    @hookimpl
+    def register_tricks(self, register):
+        register(Hold)
+        register(Diverge)
+
+
+DRIVER = f"""
+import sys
+sys.path.insert(0, {str(HERE)!r})
+from ganx.plugin_manager import get_plugin_manager
+from test_sweep_execution import TestTricks
+get_plugin_manager().register(TestTricks())
+sys.argv = ["ganx", *sys.argv[1:]]
+from ganx.cli import main
+main()
+"""
+
+
+def write(tmp_path, tiny, **changes) -> Path:
+    data = {"name": "x", "base": {**tiny, "device": "cpu"}, "seeds": [0, 1], "objective": {"metric": "modes"}, **changes}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def ganx_process(tmp_path, *args) -> subprocess.Popen:
+    """``ganx ARGS`` in a new process, with the test tricks registered."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", MARKER: str(tmp_path / "held")}
+    return subprocess.Popen([sys.executable, "-c", DRIVER, *map(str, args)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finished(process: subprocess.Popen) -> str:
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, out
+    return out
+
+
+def assert_exactly_once(study, keys: list[str]) -> None:
+    """Every cell has one COMPLETE trial, and no cell was trained by two trials that both finished."""
+    complete = Counter(t.user_attrs["cell"] for t in study.trials if t.state.name == "COMPLETE")
+    assert complete == Counter(keys)
+    trained = Counter(t.user_attrs["queued"] for t in study.trials if "run_dir" in t.user_attrs and t.state.name != "FAIL")
+    assert trained == Counter(keys)
+
+
+def test_two_processes_on_one_journal_study_run_every_cell_once(tmp_path, tiny):
+    path = write(tmp_path, tiny, arms={"a": {}, "b": {"loss": "hinge"}}, seeds=[0, 1])
+    results = tmp_path / "results"
+    first = ganx_process(tmp_path, "sweep", path, "--results", results, "--workers", "2")
+    second = ganx_process(tmp_path, "sweep", path, "--results", results)
+    finished(first), finished(second)
+    sweep = load_sweep(path)
+    assert_exactly_once(open_studies(sweep, results).main, [c.key for c in sweep.cells])
+
+
+def test_two_processes_on_one_postgresql_study_run_every_cell_once(tmp_path, tiny):
+    url = os.environ.get("GANX_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the PostgreSQL test: .ci/postgres.sh sets GANX_TEST_POSTGRES_URL")
+        pytest.skip("GANX_TEST_POSTGRES_URL is not set (run as root: . .ci/postgres.sh)")
+    path = write(tmp_path, tiny, name=f"pg-{uuid.uuid4().hex[:8]}", arms={"a": {}, "b": {"loss": "hinge"}})
+    results = tmp_path / "results"
+    runs = [ganx_process(tmp_path, "sweep", path, "--results", results, "--storage", url) for _ in range(2)]
+    outputs = [finished(p) for p in runs]
+    password = url.split("://", 1)[1].split("@")[0].split(":")[1]
+    assert all(f":{password}@" not in out for out in outputs)
+    sweep = load_sweep(path)
+    assert_exactly_once(open_studies(sweep, results, url).main, [c.key for c in sweep.cells])
+
+
+def test_a_sweep_killed_mid_trial_resumes_without_losing_or_rerunning_a_cell(tmp_path, tiny, ganx, register_plugin, monkeypatch):
+    register_plugin(TestTricks())
+    monkeypatch.setenv(MARKER, str(tmp_path / "held"))
+    path = write(tmp_path, tiny, arms={"baseline": {}, "held": {"tricks": ["test-hold"]}})
+    results = tmp_path / "results"
+    sweep = load_sweep(path)
+    process = ganx_process(tmp_path, "sweep", path, "--results", results)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "held").exists():  # the held cell is mid-trial, both baseline cells finished
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {t.number: (t.state.name, t.datetime_complete, t.values, t.user_attrs) for t in open_studies(sweep, results).main.trials
+              if t.state.name == "COMPLETE"}
+    assert sorted(attrs["cell"] for *_, attrs in before.values()) == ["baseline/s0", "baseline/s1"]
+
+    code, out, err = ganx("sweep", path, "--results", results)
+    assert code == 0, err
+    study = open_studies(sweep, results).main
+    assert_exactly_once(study, [c.key for c in sweep.cells])
+    after = {t.number: (t.state.name, t.datetime_complete, t.values, t.user_attrs) for t in study.trials}
+    assert {n: after[n] for n in before} == before
+    [lost] = [t for t in study.trials if t.user_attrs.get("failure") == "lost"]
+    assert lost.user_attrs["queued"] == "held/s0" and "cell" not in lost.user_attrs
+
+
+def test_a_diverging_arm_finishes_and_shows_its_failures(tmp_path, tiny, ganx, register_plugin):
+    register_plugin(TestTricks())
+    path = write(tmp_path, tiny, arms={"baseline": {}, "unstable": {"tricks": ["test-diverge"]}})
+    code, out, err = ganx("sweep", path, "--results", tmp_path / "results")
+    assert code == 0, err
+    assert out.count(": ok") == 2 and out.count("FAIL step 0: non-finite d_loss (nan)") == 2
+    study = open_studies(load_sweep(path), tmp_path / "results").main
+    failed = [t for t in study.trials if t.state.name == "FAIL"]
+    assert sorted(t.user_attrs["cell"] for t in failed) == ["unstable/s0", "unstable/s1"]
+    assert {t.user_attrs["failure"] for t in failed} == {"diverged"}
+    unstable = next(line for line in out.splitlines() if line.startswith("│ unstable"))
+    assert unstable.rstrip("│ ").endswith("0/2/0")
+
+
+def test_search_tunes_every_arm_equally_then_reruns_each_best_over_the_seeds(tmp_path, tiny, ganx):
+    search = {"trials_per_arm": 3, "parameters": {
+        "optimizer.g.lr": {"min": 1e-4, "max": 1e-2, "distribution": "log_uniform_values"},
+        "latent_dim": {"values": [2, 4, 8]},
+    }}
+    path = write(tmp_path, tiny, arms={"nsgan": {}, "hinge": {"loss": "hinge"}}, search=search, pruner="median")
+    code, out, err = ganx("sweep", path, "--results", tmp_path / "results")
+    assert code == 0, err
+    studies = open_studies(load_sweep(path), tmp_path / "results")
+    for arm, tune in studies.tuning.items():
+        assert sorted(t.user_attrs["cell"] for t in tune.trials) == [f"{arm}/t0", f"{arm}/t1", f"{arm}/t2"]
+        done = [t for t in tune.trials if t.state.name == "COMPLETE"]
+        best = max(done, key=lambda t: (t.value, -t.number))
+        reruns = [t for t in studies.main.trials if t.user_attrs["arm"] == arm]
+        assert sorted(t.user_attrs["seed"] for t in reruns) == [0, 1]
+        for rerun in reruns:
+            assert rerun.state.name == "COMPLETE" and rerun.user_attrs["params"] == best.user_attrs["params"]
+            assert rerun.user_attrs["config"]["latent_dim"] == best.user_attrs["params"]["latent_dim"]
+            assert rerun.user_attrs["config"]["optimizer"]["g"]["lr"] == best.user_attrs["params"]["optimizer.g.lr"]
+    assert {t.user_attrs["arm"] for t in studies.main.trials} == {"nsgan", "hinge"}
+
+
+def test_a_changed_yaml_is_refused_with_a_diff_unless_forced(tmp_path, tiny, ganx):
+    path = write(tmp_path, tiny, seeds=[0])
+    results = tmp_path / "results"
+    assert ganx("sweep", path, "--results", results)[0] == 0
+    path.write_text(path.read_text().replace("steps: 20", "steps: 30"))
+    code, _, err = ganx("sweep", path, "--results", results, "--workers", "1")
+    assert code == 2
+    assert "was made from a different sweep" in err and "-  steps: 20" in err and "+  steps: 30" in err
+    code, out, err = ganx("sweep", path, "--results", results, "--force")
+    assert code == 0, err
+    study = open_studies(load_sweep(path), results).main
+    assert study.user_attrs["sweep"]["base"]["steps"] == 30
+
+
+def test_trials_record_provenance(tmp_path, tiny, ganx):
+    path = write(tmp_path, tiny, seeds=[3])
+    assert ganx("sweep", path, "--results", tmp_path / "results")[0] == 0
+    [trial] = open_studies(load_sweep(path), tmp_path / "results").main.trials
+    attrs = trial.user_attrs
+    assert (attrs["seed"], attrs["config"]["seed"]) == (3, 3)
+    assert {"torch", "optuna", "ganx"} <= set(attrs["provenance"]["packages"])
+    assert "git" in attrs["provenance"] and attrs["worker"]["pid"] == os.getpid()
