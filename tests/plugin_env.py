@@ -52,6 +52,21 @@ class PluginEnv:
     def ganx(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
         return self.run("-m", "ganx.cli", *args, cwd=cwd, check=check)
 
+    def shell(self, command: str, cwd: Path) -> tuple[subprocess.CompletedProcess, Path]:
+        """Run a shell command line as a user would type it, with this venv's ``pip``, ``ganx`` and
+        ``pytest`` first on PATH and pip kept offline. Returns the result and the directory it ended in."""
+        bin_dir = self.root / "venv" / "bin"
+        for tool, call in {"pip": "-m pip", "ganx": "-m ganx.cli", "pytest": "-m pytest -p no:cacheprovider"}.items():
+            (bin_dir / tool).write_text(f'#!/bin/sh\nexec "{self.python}" {call} "$@"\n')
+            (bin_dir / tool).chmod(0o755)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        env |= {"PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+        env.pop("PYTHONPATH", None)
+        end = self.root / "cwd"
+        script = 'cd "$1" && eval "$2" && pwd > "$3"'
+        done = subprocess.run(["bash", "-c", script, "_", str(cwd), command, str(end)], env=env, capture_output=True, text=True)
+        return done, Path(end.read_text().strip()) if done.returncode == 0 else cwd
+
     def plugins(self) -> list[dict]:
         """The rows of ``ganx plugins --json``."""
         return json.loads(self.ganx("plugins", "--json").stdout)

@@ -1,0 +1,75 @@
+"""The public API plugin authors build on: it exists, it is documented, it is cheap to import, and the built-ins use nothing else."""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ganx
+
+PLUGINS = Path(__file__).parent.parent / "plugins"
+
+PUBLIC = {
+    "hookimpl", "hookspecs", "Params", "Plugin", "Loss", "Trick", "Architecture", "Normalization", "Dataset",
+    "Metric", "Run", "DBatch", "GBatch", "Evaluation", "TrainingHooks", "UserError", "TrainingFailure",
+    "atomic_write",
+}  # fmt: skip
+
+
+def test_the_public_names_are_exported():
+    assert set(ganx.__all__) == PUBLIC
+    assert all(hasattr(ganx, name) for name in PUBLIC)
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC - {"hookimpl", "hookspecs"}))
+def test_every_public_class_or_function_has_a_docstring(name):
+    doc = inspect.getdoc(getattr(ganx, name))
+    assert doc and len(doc) > 20
+
+
+@pytest.mark.parametrize("base", ["Params", "Loss", "Trick", "Architecture", "Normalization", "Dataset", "Metric"])
+def test_plugin_base_classes_carry_an_example(base):
+    assert ">>>" in inspect.getdoc(getattr(ganx, base))
+
+
+def test_the_examples_in_the_public_docstrings_run():
+    import ganx.components
+
+    result = doctest.testmod(ganx.components, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 20 and result.failed == 0
+
+
+def test_importing_ganx_and_its_hookspecs_and_testing_kit_does_not_import_torch():
+    code = "import sys, ganx, ganx.hookspecs, ganx.testing; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def ganx_imports(path: Path) -> list[str]:
+    """Every absolute ``ganx...`` module a source file imports (at any depth: lazy imports too)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append(node.module)
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+    return [m for m in found if m == "ganx" or m.startswith("ganx.")]
+
+
+def test_built_in_plugins_import_only_the_public_api():
+    allowed = lambda module: module == "ganx" or module == "ganx.plugins" or module.startswith("ganx.plugins.")  # noqa: E731
+    sources = sorted(PLUGINS.rglob("*.py"))
+    assert len(sources) > 5
+    private = {f"{p.relative_to(PLUGINS)}: {m}" for p in sources for m in ganx_imports(p) if not allowed(m)}
+    assert not private, "built-ins must use only `from ganx import ...`"
+
+
+def test_the_testing_kit_is_documented_in_the_tutorial():
+    tutorial = (Path(__file__).parent.parent / "docs" / "writing-plugins.md").read_text()
+    assert "from ganx.testing import" in tutorial
