@@ -19,6 +19,12 @@ def _cannot_write(path: Path, exc: OSError) -> UserError:
     return UserError(f"{path}: cannot write results ({exc.strerror or exc}); the previous file is unchanged")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> None:
     """Write via ``write(fileobj)`` into a temp file beside ``path``, fsync, then rename over it.
 
@@ -31,6 +37,7 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; results are meant to be shared
         with os.fdopen(fd, mode) as f:
             write(f)
             f.flush()

@@ -121,8 +121,9 @@ def test_results_folder(tiny, tmp_path):
     tiny.update(steps=30, eval={"every": 10, "samples": 200})
     final = train(validate_run(tiny, "t"), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "checkpoint.pt", "config.yaml", "final.json", "metrics.jsonl", "samples.png",
+        "checkpoint.pt", "config.yaml", "curves.png", "final.json", "metrics.jsonl", "samples.png",
     ]
+    assert (tmp_path / "samples.png").stat().st_mode & 0o044  # readable by others, like any file the user writes
     assert validate_run(__import__("yaml").safe_load((tmp_path / "config.yaml").read_text()), "c").steps == 30
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "modes" in r] == [10, 20, 30]
