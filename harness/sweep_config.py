@@ -205,5 +205,14 @@ def schema() -> dict[str, Any]:
 
 
 def load_sweep(path: Path, sets: list[str] = (), catalog=None) -> Sweep:
-    """Read, override (``--set``) and validate a sweep file."""
-    return validate_sweep(apply_sets(read_mapping(path), list(sets)), str(path), catalog)
+    """Read, override (``--set``) and validate a sweep file.
+
+    ``base`` may name a run config file instead (relative to the sweep file), to ablate it unchanged.
+    """
+    data = read_mapping(path)
+    if isinstance(data.get("base"), str):
+        try:
+            data["base"] = read_mapping(Path(path).parent / data["base"])
+        except UserError as exc:
+            raise UserError(*(f"{path}: base: {problem}" for problem in exc.problems)) from None
+    return validate_sweep(apply_sets(data, list(sets)), str(path), catalog)
