@@ -52,7 +52,7 @@ def run(
     else:
         cfg = load_run(config, list(set_ or []) + devices)
         out = out or Path("results") / cfg.name
-    from .errors import TrainingFailure
+    from .errors import PluginError, TrainingFailure
     from .trainer import train
 
     console.print(f"{'resuming' if resume else 'training'} [bold]{cfg.name}[/] for {cfg.steps} steps → {out}")
@@ -60,6 +60,9 @@ def run(
         final = train(cfg, out, resume=bool(resume))
     except TrainingFailure as failure:
         console.print(f"[red]run failed at step {failure.step}: {escape(failure.reason)}[/]")
+        raise typer.Exit(1)
+    except PluginError as exc:
+        console.print(f"[red]run failed: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1)
     except Interrupted as stop:
         console.print(f"[yellow]stopped after step {stop.step}; checkpoint saved. Continue with: ganx run --resume {out}[/]", soft_wrap=True)

@@ -91,3 +91,15 @@ def test_invalid_plugin_params_are_reported_against_the_plugins_schema(spec, pro
     with pytest.raises(UserError) as err:
         train_tiny(ScaledPlugin, tricks=[spec])
     assert any(problem in line for line in err.value.problems), err.value.problems
+
+
+def test_ganx_run_reports_a_plugin_crash_in_one_line(register_plugin, tiny, tmp_path, ganx):
+    import yaml
+
+    register_plugin(plugin_of(broken(NonSaturating, "g_loss")))
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({**tiny, "loss": "broken"}))
+    code, out, err = ganx("run", path, "--out", tmp_path / "out")
+    assert code == 1
+    assert "run failed: loss plugin 'broken' failed in g_loss: ZeroDivisionError: boom" in " ".join(out.split())
+    assert "Traceback" not in out + err
