@@ -107,14 +107,17 @@ class Tricks:
 
 
 def train(data, build, *, steps: int, batch: int, latent: int, seed: int = 0, tricks: bool = False,
-          log_every: int = 100, eval_samples: int = 1000):
-    """Train ``build() -> (G, D)`` for ``steps`` steps; returns G (after a final sample of ``eval_samples``)."""
+          log_every: int = 100, eval_samples: int = 1000, fused: bool | None = None):
+    """Train ``build() -> (G, D)`` for ``steps`` steps; returns G (after a final sample of ``eval_samples``).
+
+    ``fused`` picks Adam's implementation: PyTorch's default (None) or the fused kernel ganx uses.
+    """
     torch.manual_seed(seed)
     g, d = build()
     rng = torch.Generator().manual_seed(seed)
     extra = Tricks(seed, steps) if tricks else None
-    opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999), fused=fused)
+    opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999), fused=fused)
     log = []
     for step in range(steps):
         real = data[torch.randint(len(data), (batch,), generator=rng)]

@@ -8,28 +8,50 @@ This module, ``ganx.hookspecs`` and ``ganx.testing`` are the public API: see doc
 and docs/hooks.md. Everything else in ``ganx`` is internal and may change without notice.
 """
 
-import pluggy
+from typing import TYPE_CHECKING
 
-hookimpl = pluggy.HookimplMarker("ganx")
+# The names below load on first use (PEP 562), so ``ganx --help`` does not pay for pydantic and pluggy.
+_HOME = {
+    **dict.fromkeys(
+        ("Architecture", "DBatch", "Dataset", "Evaluation", "GBatch", "Loss", "Metric", "Normalization",
+         "Params", "Plugin", "Run", "Trick", "TrainingHooks"),
+        "components",
+    ),
+    "TrainingFailure": "errors",
+    "UserError": "errors",
+    "atomic_write": "store",
+}
 
-from .components import (  # noqa: E402  (hookimpl must exist before plugins import it)
-    Architecture,
-    DBatch,
-    Dataset,
-    Evaluation,
-    GBatch,
-    Loss,
-    Metric,
-    Normalization,
-    Params,
-    Plugin,
-    Run,
-    Trick,
-    TrainingHooks,
-)
-from .errors import TrainingFailure, UserError  # noqa: E402
-from .store import atomic_write  # noqa: E402
-from . import hookspecs  # noqa: E402
+if TYPE_CHECKING:
+    import pluggy
+
+    from . import hookspecs
+    from .components import (
+        Architecture, DBatch, Dataset, Evaluation, GBatch, Loss, Metric, Normalization, Params, Plugin, Run, Trick,
+        TrainingHooks,
+    )
+    from .errors import TrainingFailure, UserError
+    from .store import atomic_write
+
+    hookimpl: pluggy.HookimplMarker
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name == "hookimpl":
+        import pluggy
+
+        value = pluggy.HookimplMarker("ganx")
+    elif name == "hookspecs":
+        value = importlib.import_module(".hookspecs", __name__)
+    elif name in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    else:
+        raise AttributeError(f"module 'ganx' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Architecture",
