@@ -26,6 +26,7 @@ class MLP(Architecture):
         output: Literal["auto", "tanh", "linear", "sigmoid"] = "auto"
         maxout: int = Field(0, ge=0, description="D only: pieces per maxout unit; 0 = plain linear")
         dropout: float = Field(0.0, ge=0, lt=1, description="D only: dropout after each hidden layer")
+        input_dropout: float = Field(0.0, ge=0, lt=1, description="D only: dropout on D's input (Goodfellow et al. 2014: 0.2)")
         first_norm: bool = Field(True, description="G only: norm after the first layer (PyTorch-GAN's gan.py has none)")
 
     def build_generator(self, latent_dim, data_shape, norm):
@@ -53,6 +54,8 @@ class MLP(Architecture):
 
         p = self.params
         layers, width = [nn.Flatten()], math.prod(data_shape)
+        if p.input_dropout:
+            layers.append(nn.Dropout(p.input_dropout))
         for hidden in p.hidden:
             if p.maxout:
                 layers.append(Maxout(width, hidden, p.maxout, wrap=norm.wrap))

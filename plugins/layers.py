@@ -29,6 +29,20 @@ class Reshape(nn.Module):
         return x.view(len(x), *self.shape)
 
 
+class Affine(nn.Module):
+    """``x * scale + shift``, elementwise (e.g. between the harness's [-1, 1] pixels and [0, 1])."""
+
+    def __init__(self, scale: float, shift: float):
+        super().__init__()
+        self.scale, self.shift = scale, shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.shift
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}, shift={self.shift}"
+
+
 class Logits(nn.Module):
     """Flatten D's final ``(batch, 1, ...)`` output to one logit per sample."""
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from ganx import hookimpl
 
-from . import failure, generator, labels, noise, packing, regularize, replay, schedule
+from . import failure, generator, labels, noise, optimizer, packing, pixels, regularize, replay, schedule
 
 
 @hookimpl
 def register_tricks(register):
-    for group in (labels, noise, replay, schedule, regularize, generator, packing, failure):
+    for group in (labels, noise, replay, schedule, optimizer, regularize, generator, packing, pixels, failure):
         for trick in group.TRICKS:
             register(trick)
