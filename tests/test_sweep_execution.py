@@ -24,7 +24,8 @@ MARKER = "GANX_TEST_HOLD_MARKER"
 
 
 class Hold(Trick):
-    """Blocks the first run that reaches step 5, after writing the marker file (then passes through)."""
+    """Holds the first run that reaches step 5 after writing the marker file, until a file named
+    ``release`` appears beside it; later runs pass through."""
 
     name = "test-hold"
 
@@ -32,7 +33,7 @@ class Hold(Trick):
         marker = Path(os.environ[MARKER])
         if run.step == 5 and not marker.exists():
             marker.write_text(str(os.getpid()))
-            while True:
+            while not (marker.parent / "release").exists():
                 time.sleep(0.05)
 
 
@@ -123,10 +124,7 @@ def test_a_sweep_killed_mid_trial_resumes_without_losing_or_rerunning_a_cell(tmp
     results = tmp_path / "results"
     sweep = load_sweep(path)
     process = ganx_process(tmp_path, "sweep", path, "--results", results)
-    deadline = time.monotonic() + 300
-    while not (tmp_path / "held").exists():  # the held cell is mid-trial, both baseline cells finished
-        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-        time.sleep(0.05)
+    wait_for(tmp_path / "held", process)  # the held cell is mid-trial, both baseline cells finished
     process.send_signal(signal.SIGKILL)
     process.wait()
     before = {t.number: (t.state.name, t.datetime_complete, t.values, t.user_attrs) for t in open_studies(sweep, results).main.trials
@@ -141,6 +139,35 @@ def test_a_sweep_killed_mid_trial_resumes_without_losing_or_rerunning_a_cell(tmp
     assert {n: after[n] for n in before} == before
     [lost] = [t for t in study.trials if t.user_attrs.get("failure") == "lost"]
     assert lost.user_attrs["queued"] == "held/s0" and "cell" not in lost.user_attrs
+
+
+def wait_for(path: Path, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 300
+    while not path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.05)
+
+
+def test_sigterm_stops_cleanly_and_the_sweep_resumes(tmp_path, tiny, ganx, register_plugin, monkeypatch):
+    register_plugin(TestTricks())
+    monkeypatch.setenv(MARKER, str(tmp_path / "held"))
+    path = write(tmp_path, tiny, arms={"held": {"tricks": ["test-hold"]}}, seeds=[0])
+    results = tmp_path / "results"
+    process = ganx_process(tmp_path, "sweep", path, "--results", results)
+    wait_for(tmp_path / "held", process)
+    process.send_signal(signal.SIGTERM)
+    (tmp_path / "release").touch()  # the held step ends; the trainer stops at that step boundary
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 130 and "Run the same command to resume" in out, out
+    sweep = load_sweep(path)
+    [stopped] = open_studies(sweep, results).main.trials
+    assert (stopped.state.name, stopped.user_attrs["failure"]) == ("FAIL", "interrupted")
+
+    code, _, err = ganx("sweep", path, "--results", results)
+    assert code == 0, err
+    study = open_studies(sweep, results).main
+    assert_exactly_once(study, [c.key for c in sweep.cells])
+    assert [t.user_attrs.get("attempt") for t in study.trials] == [0, 1]
 
 
 def test_a_diverging_arm_finishes_and_shows_its_failures(tmp_path, tiny, ganx, register_plugin):
