@@ -128,3 +128,19 @@ def test_sqlite_study_is_created_once_and_shared(tmp_path, tiny):
     first = coordinate(sweep, tmp_path / "r", url)
     second = open_studies(sweep, tmp_path / "r", url)
     assert len(second.main.trials) == len(first.main.trials) == 2
+
+
+def test_workers_split_the_cores_and_are_pinned_to_devices_in_turn():
+    from ganx.workers import worker_envs
+
+    envs = worker_envs(4, ["0", "1"], cores=8)
+    assert [(e.slot, e.threads, e.device) for e in envs] == [(0, 2, "cuda:0"), (1, 2, "cuda:1"), (2, 2, "cuda:0"), (3, 2, "cuda:1")]
+    assert [(e.threads, e.device) for e in worker_envs(1, [], cores=8)] == [(0, None)]  # one worker: torch's default
+    assert worker_envs(2, ["cpu"], cores=2)[1].overrides(load_config_threads(0)) == {"device": "cpu", "threads": 1}
+    assert worker_envs(2, [], cores=2)[0].overrides(load_config_threads(3)) == {}  # the config's own threads win
+
+
+def load_config_threads(threads: int):
+    from ganx.config import RunConfig
+
+    return RunConfig.model_validate({"dataset": "grid25", "steps": 1, "threads": threads})
