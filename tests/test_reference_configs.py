@@ -303,3 +303,16 @@ def test_each_reference_config_trains_on_fashion_mnist_into_its_metrics(name, ga
     if name == "goodfellow2014-mnist":
         assert final["protocol"]["parzen_ll"]["units"] == "[0, 1] pixels"
         assert final["protocol"]["parzen_ll"]["sigma_grid"] == "logspace(-1, 0, 10)"
+
+
+@fashion
+def test_the_ablation_sweep_trains_both_arms_and_tables_them(ganx, tmp_path):
+    sets = ["base.steps=2", "base.batch_size=16", "base.eval.samples=500", "seeds=[0]"]
+    args = [a for s in sets for a in ("--set", s)]
+    path = REFERENCE / "ablate-seed-mlp-gan.yaml"
+    code, out, err = ganx("sweep", str(path), *args, "--device", "cpu", "--results", str(tmp_path))
+    assert code == 0, err
+    runs = tmp_path / "ablate-seed-mlp-gan" / "runs"
+    for arm in ("baseline", "label_smoothing"):
+        assert "fid" in json.loads((runs / f"{arm}-s0" / "final.json").read_text())["metrics"]
+        assert arm in out
