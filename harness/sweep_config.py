@@ -201,6 +201,12 @@ def schema() -> dict[str, Any]:
     out = SweepConfig.model_json_schema()
     out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     out["title"] = "ganx sweep"
+    # In a file, ``base`` may also name a run config file; load_sweep reads it before validation.
+    base = out["properties"]["base"]
+    out["properties"]["base"] = {
+        "title": base.get("title", "Base"),
+        "anyOf": [{k: v for k, v in base.items() if k != "title"}, {"type": "string", "description": "path of a run config file, relative to the sweep file"}],
+    }
     return out
 
 
