@@ -242,3 +242,9 @@ def test_cli_table_reads_a_storage_url_with_study(tmp_path, ganx):
     assert code == 0 and "| wider | **24 ± 2.48** |" in out
     code, _, err = ganx("table", "missing", "--results", tmp_path)
     assert code == 2 and "no sweep results found" in err
+
+
+def test_cli_table_never_prints_a_storage_password(ganx):
+    code, out, err = ganx("table", "postgresql://lab:s3cret-pw@127.0.0.1:1/ganx")
+    assert code == 2
+    assert "s3cret-pw" not in out + err and "lab:***@127.0.0.1" in err
