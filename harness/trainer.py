@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from .acceleration import FULL, Precision, accelerate, fits_on_device, host_sampler
 from .components import DBatch, Evaluation, GBatch, Run
 from .config import Optimizer, RunConfig
 from .errors import TrainingFailure, UserError
@@ -67,7 +68,8 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
     device = resolve_device(config.device)
     dataset = catalog.create("dataset", config.dataset)
     real, _ = blamed(dataset, "load", data_dir(config), "train")
-    data = real.to(device)
+    on_device = fits_on_device(real, device)
+    data = real.to(device) if on_device else real
     shape = tuple(data.shape[1:])
     arch_g, arch_d = catalog.create("architecture", config.arch.g), catalog.create("architecture", config.arch.d)
     norm_g, norm_d = catalog.create("normalization", config.norm.g), catalog.create("normalization", config.norm.d)
@@ -96,8 +98,11 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         rng=rng,
         optimizer={"g": config.optimizer.g, "d": config.optimizer.d},
     )
+    if not on_device:
+        run.sample_real = host_sampler(data, device, config.seed)
     hooks = Hooks([loss, *tricks])
     hooks.each("setup", run)
+    accelerate(run, config)
     run.opt_g = build_optimizer(run.optimizer["g"], run.generator.parameters())
     run.opt_d = build_optimizer(run.optimizer["d"], run.discriminator.parameters())
     metrics = [catalog.create("metric", spec) for spec in config.metrics]
@@ -122,47 +127,49 @@ def grad_norm(module) -> float:
     return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
 
 
-def d_step(run: Run, hooks: Hooks, measure: bool):
+def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
     """One discriminator update. Returns the detached D loss and D's logits on real and fake."""
     import torch
 
     n = run.config.batch_size
-    real = run.sample_real(n)
-    with torch.no_grad():
-        fake = run.generator(run.sample_z(n))
-    real, fake = hooks.pipe_pair("d_inputs", real, fake, run)
-    real_logits, fake_logits = discriminate(run, real, fake)
-    real_target, fake_target = hooks.pipe_pair(
-        "d_targets", torch.ones_like(real_logits), torch.zeros_like(fake_logits), run
-    )
-    d_loss = blamed(run.loss, "d_loss", real_logits, fake_logits, real_target, fake_target)
-    d_loss = hooks.pipe("adjust_d_loss", d_loss, DBatch(real, fake, real_logits, fake_logits), run)
+    with amp.autocast():
+        real = run.sample_real(n)
+        with torch.no_grad():
+            fake = run.generator(run.sample_z(n))
+        real, fake = hooks.pipe_pair("d_inputs", real, fake, run)
+        real_logits, fake_logits = discriminate(run, real, fake)
+        real_target, fake_target = hooks.pipe_pair(
+            "d_targets", torch.ones_like(real_logits), torch.zeros_like(fake_logits), run
+        )
+        d_loss = blamed(run.loss, "d_loss", real_logits, fake_logits, real_target, fake_target)
+        d_loss = hooks.pipe("adjust_d_loss", d_loss, DBatch(real, fake, real_logits, fake_logits), run)
     run.opt_d.zero_grad(set_to_none=True)
-    d_loss.backward()
+    amp.backward(d_loss, run.opt_d)
     if measure:
         run.last["d_grad_norm"] = grad_norm(run.discriminator)
     hooks.each("before_d_step", run)
-    run.opt_d.step()
+    amp.step(run.opt_d)
     run.last["d_loss"] = d_loss.detach()
     hooks.each("after_d_step", run)
     return run.last["d_loss"], real_logits.detach(), fake_logits.detach()
 
 
-def g_step(run: Run, hooks: Hooks, measure: bool):
+def g_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
     """One generator update. Returns the detached G loss."""
     n = run.config.batch_size
-    z = run.sample_z(n)
-    fake = hooks.pipe("g_inputs", run.generator(z), run)
-    fake_logits = run.discriminator(fake)
-    real_logits = run.discriminator(run.sample_real(n)) if run.loss.g_needs_real else None
-    g_loss = blamed(run.loss, "g_loss", fake_logits, real_logits)
-    g_loss = hooks.pipe("adjust_g_loss", g_loss, GBatch(z, fake, fake_logits, real_logits), run)
+    with amp.autocast():
+        z = run.sample_z(n)
+        fake = hooks.pipe("g_inputs", run.generator(z), run)
+        fake_logits = run.discriminator(fake)
+        real_logits = run.discriminator(run.sample_real(n)) if run.loss.g_needs_real else None
+        g_loss = blamed(run.loss, "g_loss", fake_logits, real_logits)
+        g_loss = hooks.pipe("adjust_g_loss", g_loss, GBatch(z, fake, fake_logits, real_logits), run)
     run.opt_g.zero_grad(set_to_none=True)
-    g_loss.backward()
+    amp.backward(g_loss, run.opt_g)
     if measure:
         run.last["g_grad_norm"] = grad_norm(run.generator)
     hooks.each("before_g_step", run)
-    run.opt_g.step()
+    amp.step(run.opt_g)
     run.last["g_loss"] = g_loss.detach()
     hooks.each("after_g_step", run)
     return run.last["g_loss"]
@@ -278,6 +285,7 @@ def train(
     from .resume import Interrupted, deferred_signals, resume_from, run_state
 
     run, hooks, metrics = build_run(config, catalog)
+    amp_d, amp_g = Precision(config.amp, run.device.type), Precision(config.amp, run.device.type)
     log, log_every = LossLog(), config.log_every
     start = 0
     if resume:
@@ -291,9 +299,9 @@ def train(
                 run.step = step
                 measure = (step + 1) % log_every == 0
                 for _ in range(run.d_steps):
-                    d_loss, d_real, d_fake = d_step(run, hooks, measure)
+                    d_loss, d_real, d_fake = d_step(run, hooks, measure, amp_d)
                 for _ in range(run.g_steps):
-                    g_loss = g_step(run, hooks, measure)
+                    g_loss = g_step(run, hooks, measure, amp_g)
                 log.add(d_loss, g_loss, d_real, d_fake)
 
                 if measure or step + 1 == config.steps:
