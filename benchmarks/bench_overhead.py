@@ -96,7 +96,7 @@ def setups(quick: bool) -> list[Setup]:
             "(c) dcgan 28x28, batch 64",
             {**base, "dataset": "bench-images", "arch": "dcgan", "norm": "batch", "latent_dim": 100, "batch_size": 64},
             lambda: (plain.dcgan_g(100), plain.dcgan_d()),
-            12 // min(scale, 3),
+            8 // min(scale, 2),
         ),
     ]
 

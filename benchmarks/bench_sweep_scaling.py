@@ -40,7 +40,7 @@ def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cells", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=2000)
     args = parser.parse_args(argv)
     ganx = str(Path(sys.executable).with_name("ganx"))
     rows = []
