@@ -7,19 +7,10 @@ import sys
 
 import pytest
 
+from ganx import testing
 from ganx.plugin_manager import get_plugin_manager
 
-TINY = {
-    "name": "tiny",
-    "dataset": "grid25",
-    "arch": {"name": "mlp", "hidden": [16, 16]},
-    "steps": 20,
-    "batch_size": 32,
-    "latent_dim": 4,
-    "log_every": 10,
-    "eval": {"samples": 500},
-    "metrics": ["modes", "hq", "reverse_kl"],
-}
+TINY = {**testing.TINY, "log_every": 10}  # the plugin authors' tiny run, logging every 10 steps
 
 
 @pytest.fixture
