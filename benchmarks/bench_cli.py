@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from timing import interleave, report  # noqa: E402
+from timing import interleave, report
 
 # Runs the CLI like the console script does, then says whether torch got imported.
 PROBE = """

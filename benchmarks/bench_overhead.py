@@ -21,13 +21,12 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-import plain  # noqa: E402
-from timing import interleave, median_ratio, report  # noqa: E402
-
-from ganx import Dataset, Trick, hookimpl  # noqa: E402
-from ganx.config import Spec, validate_run  # noqa: E402
-from ganx.plugin_manager import get_catalog, get_plugin_manager  # noqa: E402
-from ganx.trainer import train  # noqa: E402
+import plain
+from ganx import Dataset, Trick, hookimpl
+from ganx.config import Spec, validate_run
+from ganx.plugin_manager import get_catalog, get_plugin_manager
+from ganx.trainer import train
+from timing import interleave, median_ratio, report
 
 TRICKS = ["label_smoothing", "noisy_labels", "instance_noise", "replay_buffer"]
 
@@ -106,7 +105,7 @@ def contenders(setup: Setup, tricks: bool, steps: int):
     spec = {**setup.config, "steps": steps, "tricks": TRICKS if tricks else []}
     config = validate_run(spec, "bench")
     data = get_catalog().create("dataset", config.dataset).load(None, "train")[0]
-    kwargs = dict(steps=steps, batch=config.batch_size, latent=config.latent_dim, tricks=tricks, eval_samples=1000)
+    kwargs = {"steps": steps, "batch": config.batch_size, "latent": config.latent_dim, "tricks": tricks, "eval_samples": 1000}
 
     def ganx_run():
         return train(config)
@@ -119,7 +118,7 @@ def contenders(setup: Setup, tricks: bool, steps: int):
 
 def same_math(setup: Setup, tricks: bool) -> bool:
     """Whether ganx and the plain loop end with identical G weights after a few steps."""
-    ganx_run, plain_run, config = contenders(setup, tricks, steps=5)
+    _, plain_run, config = contenders(setup, tricks, steps=5)
     train(config.model_copy(update={"tricks": [*config.tricks, Spec.model_validate("bench-capture")]}))
     ours, theirs = Capture.generator.state_dict().values(), plain_run().state_dict().values()
     return len(ours) == len(theirs) and all(torch.equal(a, b) for a, b in zip(ours, theirs))

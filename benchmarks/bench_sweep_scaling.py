@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from timing import interleave, median_ratio, report  # noqa: E402
+from timing import interleave, median_ratio, report
 
 
 def sweep_yaml(cells: int, steps: int, threads: int) -> dict:
@@ -50,7 +50,7 @@ def main(argv=None) -> list[dict]:
             spec.write_text(yaml.safe_dump(sweep_yaml(args.cells, args.steps, threads)))
             runs = iter(range(10**6))
 
-            def sweep(workers: int):
+            def sweep(workers: int, spec=spec, runs=runs, tmp=tmp):
                 results = Path(tmp) / f"results-{next(runs)}"
                 subprocess.run([ganx, "sweep", str(spec), "--workers", str(workers), "--results", str(results)],
                                check=True, capture_output=True)

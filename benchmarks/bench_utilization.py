@@ -19,11 +19,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-import bench_overhead  # noqa: E402
-from timing import report  # noqa: E402
-
-from ganx.config import validate_run  # noqa: E402
-from ganx.trainer import train  # noqa: E402
+import bench_overhead
+from ganx.config import validate_run
+from ganx.trainer import train
+from timing import report
 
 
 def step_flops(build, batch: int, latent: int) -> int:
