@@ -218,8 +218,18 @@ def new_plugin(
 
 def main() -> None:
     """Entry point: user mistakes print one line per problem and exit with code 2."""
+    from typer.exceptions import TyperException
+
     try:
-        app()
+        code = app(standalone_mode=False)
+    except TyperException as exc:  # typer's usage errors: one line, like ours
+        ctx = getattr(exc, "ctx", None)
+        if not exc.format_message():  # `ganx` alone: the help was printed already
+            sys.exit(exc.exit_code)
+        where = f"{ctx.command_path}: " if ctx else ""
+        hint = f" (see '{ctx.command_path} --help')" if ctx else ""
+        Console(stderr=True, highlight=False).print(f"[red]error:[/] {escape(where + exc.format_message() + hint)}", soft_wrap=True)
+        sys.exit(exc.exit_code)
     except UserError as exc:
         err = Console(stderr=True, highlight=False)
         for problem in exc.problems:
@@ -227,6 +237,7 @@ def main() -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,6 @@ class Case:
     expect: tuple[str, ...]
     files: dict[str, str | bytes] = field(default_factory=dict)
     setup: Callable[[Path, Path], None] | None = None  # (tmp folder, finished run folder)
-    usage: bool = False  # an option typer itself rejects: its own boxed 'Usage:' message, still exit 2
 
 
 def image_folder(tmp: Path, _run: Path) -> None:
@@ -147,9 +146,9 @@ CASES = [
     Case("resume-without-checkpoint", ("run", "--resume", "."), ("no config.yaml or checkpoint.pt",)),
     Case("device-cuda-absent", ("run", "run.yaml", "--device", "cuda"), ("device: 'cuda'", "no CUDA GPU"), run_yaml()),
     Case("table-unknown-sweep", ("table", "nosuch"), ("nosuch: no sweep results found",)),
-    Case("workers-zero", ("sweep", "sweep.yaml", "--workers", "0"), ("--workers", "greater than or equal to 1"), sweep_yaml(), usage=True),
-    Case("unknown-option", ("run", "run.yaml", "--bogus"), ("No such option: --bogus",), run_yaml(), usage=True),
-    Case("option-missing-value", ("run", "run.yaml", "--out"), ("--out", "requires an argument"), run_yaml(), usage=True),
+    Case("workers-zero", ("sweep", "sweep.yaml", "--workers", "0"), ("--workers", "greater than or equal to 1"), sweep_yaml()),
+    Case("unknown-option", ("run", "run.yaml", "--bogus"), ("No such option: --bogus",), run_yaml()),
+    Case("option-missing-value", ("run", "run.yaml", "--out"), ("--out", "requires an argument"), run_yaml()),
     # --- data ---
     Case("dataset-missing", ("run", "run.yaml"), ("mnist: no data in", "MNIST/raw", "download: true"), run_yaml(dataset="mnist", data_dir=DATA, metrics=[])),
     Case("dataset-corrupt-idx", ("run", "run.yaml"), ("train-images-idx3-ubyte", "delete it and fetch the data again"), run_yaml(dataset="mnist", data_dir=DATA, metrics=[]), setup=corrupt_idx),
@@ -205,7 +204,7 @@ def test_bad_input(case: Case, ganx, tmp_path, monkeypatch, finished_run):
     assert code == 2, f"exit {code}\n{out}\n{err}"
     assert "Traceback" not in out + err
     lines = err.strip().splitlines()
-    assert lines and (case.usage or all(line.startswith("error: ") for line in lines)), err
+    assert lines and all(line.startswith("error: ") for line in lines), err
     for text in case.expect:
         assert text in err, f"{text!r} not in:\n{err}"
     assert snapshot(tmp_path) == before, "a file was written or changed"
