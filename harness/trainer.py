@@ -127,6 +127,19 @@ def grad_norm(module) -> float:
     return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
 
 
+def update(run: Run, hooks: Hooks, net: str, loss, measure: bool, amp: Precision) -> None:
+    """Backward and optimizer step for ``net`` ("d" or "g"), between its before/after hooks."""
+    optimizer, module = (run.opt_d, run.discriminator) if net == "d" else (run.opt_g, run.generator)
+    optimizer.zero_grad(set_to_none=True)
+    amp.backward(loss, optimizer)
+    if measure:
+        run.last[f"{net}_grad_norm"] = grad_norm(module)
+    hooks.each(f"before_{net}_step", run)
+    amp.step(optimizer)
+    run.last[f"{net}_loss"] = loss.detach()
+    hooks.each(f"after_{net}_step", run)
+
+
 def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
     """One discriminator update. Returns the detached D loss and D's logits on real and fake."""
     import torch
@@ -143,14 +156,7 @@ def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
         )
         d_loss = blamed(run.loss, "d_loss", real_logits, fake_logits, real_target, fake_target)
         d_loss = hooks.pipe("adjust_d_loss", d_loss, DBatch(real, fake, real_logits, fake_logits), run)
-    run.opt_d.zero_grad(set_to_none=True)
-    amp.backward(d_loss, run.opt_d)
-    if measure:
-        run.last["d_grad_norm"] = grad_norm(run.discriminator)
-    hooks.each("before_d_step", run)
-    amp.step(run.opt_d)
-    run.last["d_loss"] = d_loss.detach()
-    hooks.each("after_d_step", run)
+    update(run, hooks, "d", d_loss, measure, amp)
     return run.last["d_loss"], real_logits.detach(), fake_logits.detach()
 
 
@@ -164,14 +170,7 @@ def g_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
         real_logits = run.discriminator(run.sample_real(n)) if run.loss.g_needs_real else None
         g_loss = blamed(run.loss, "g_loss", fake_logits, real_logits)
         g_loss = hooks.pipe("adjust_g_loss", g_loss, GBatch(z, fake, fake_logits, real_logits), run)
-    run.opt_g.zero_grad(set_to_none=True)
-    amp.backward(g_loss, run.opt_g)
-    if measure:
-        run.last["g_grad_norm"] = grad_norm(run.generator)
-    hooks.each("before_g_step", run)
-    amp.step(run.opt_g)
-    run.last["g_loss"] = g_loss.detach()
-    hooks.each("after_g_step", run)
+    update(run, hooks, "g", g_loss, measure, amp)
     return run.last["g_loss"]
 
 
