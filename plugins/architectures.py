@@ -32,7 +32,7 @@ class MLP(Architecture):
     def build_generator(self, latent_dim, data_shape, norm):
         from torch import nn
 
-        from ganx.plugins.layers import Reshape
+        from ganx.plugins.layers import Reshape, sequential
 
         p = self.params
         layers, width = [], latent_dim
@@ -45,15 +45,17 @@ class MLP(Architecture):
         if output == "auto":
             output = "tanh" if len(data_shape) > 1 else "linear"
         layers += {"tanh": [nn.Tanh()], "sigmoid": [nn.Sigmoid()], "linear": []}[output]
-        return nn.Sequential(*layers, Reshape(*data_shape))
+        if len(data_shape) > 1:
+            layers.append(Reshape(*data_shape))
+        return sequential(*layers)
 
     def build_discriminator(self, data_shape, norm):
         from torch import nn
 
-        from ganx.plugins.layers import Logits, Maxout
+        from ganx.plugins.layers import Logits, Maxout, sequential
 
         p = self.params
-        layers, width = [nn.Flatten()], math.prod(data_shape)
+        layers, width = ([nn.Flatten()] if len(data_shape) > 1 else []), math.prod(data_shape)
         if p.input_dropout:
             layers.append(nn.Dropout(p.input_dropout))
         for hidden in p.hidden:
@@ -64,7 +66,7 @@ class MLP(Architecture):
             if p.dropout:
                 layers.append(nn.Dropout(p.dropout))
             width = hidden
-        return nn.Sequential(*layers, norm.wrap(nn.Linear(width, 1)), Logits())
+        return sequential(*layers, norm.wrap(nn.Linear(width, 1)), Logits())
 
 
 def activation(name: str, slope: float):
@@ -117,7 +119,7 @@ class DCGAN(Architecture):
     def build_generator(self, latent_dim, data_shape, norm):
         from torch import nn
 
-        from ganx.plugins.layers import Reshape
+        from ganx.plugins.layers import Reshape, sequential
 
         self._check_images(data_shape)
         p = self.params
@@ -137,12 +139,12 @@ class DCGAN(Architecture):
                 layers += [conv, nn.Tanh()]
             else:
                 layers += [norm.wrap(conv), norm.layer(c_out, True), activation(p.g_activation, p.slope)]
-        return nn.Sequential(*layers)
+        return sequential(*layers)
 
     def build_discriminator(self, data_shape, norm):
         from torch import nn
 
-        from ganx.plugins.layers import Logits
+        from ganx.plugins.layers import Logits, sequential
 
         self._check_images(data_shape)
         p = self.params
@@ -158,7 +160,7 @@ class DCGAN(Architecture):
                 layers.append(nn.Dropout(p.dropout))
             size, width = (size + 2 * padding - p.kernel) // 2 + 1, c_out
         layers += [nn.Flatten(), norm.wrap(nn.Linear(width * size * size, 1)), Logits()]
-        return nn.Sequential(*layers)
+        return sequential(*layers)
 
 
 @hookimpl

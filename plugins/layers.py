@@ -6,6 +6,11 @@ import torch
 from torch import nn
 
 
+def sequential(*layers: nn.Module) -> nn.Sequential:
+    """``nn.Sequential`` without no-op layers (a norm of ``none`` is an Identity): they cost time every step."""
+    return nn.Sequential(*(layer for layer in layers if not isinstance(layer, nn.Identity)))
+
+
 class Maxout(nn.Module):
     """A linear layer with ``pieces`` outputs per unit, keeping the max (Goodfellow et al. 2013)."""
 

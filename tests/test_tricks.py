@@ -264,7 +264,7 @@ def test_ema_averages_g_and_is_the_one_evaluated(tiny):
 def test_packing_feeds_d_m_samples_at_once(tiny):
     run, _, _ = built(tiny, {"name": "packing", "m": 4})
     assert isinstance(run.discriminator, Packed)
-    assert run.discriminator.discriminator[1].in_features == 4 * 2
+    assert run.discriminator.discriminator[0].in_features == 4 * 2
     x = torch.randn(32, 2)
     assert run.discriminator(x).shape == (8,)
     assert torch.equal(run.discriminator(x)[0], run.discriminator.discriminator(x[:4].reshape(1, 8))[0])
