@@ -312,8 +312,13 @@ def conflicts(config: RunConfig, catalog) -> list[str]:
         "and spectral norm undoes the clip's scale); drop one of them"
         for path, category, spec in config.plugin_specs()
         if (category, spec.name) in (("loss", "wgan"), ("trick", "weight_clip"))
-        and getattr(catalog.get(category, spec.name).Params(**spec.params), "clip", 0) > 0
+        and clips_d(catalog.get(category, spec.name).Params(**spec.params))
     ]
+
+
+def clips_d(params) -> bool:
+    """Whether these ``wgan``/``weight_clip`` params clamp D's weights (``weight_clip`` may clip G only)."""
+    return getattr(params, "clip", 0) > 0 and getattr(params, "nets", "d") != "g"
 
 
 def load_run(path: Path, sets: list[str] = (), catalog=None) -> RunConfig:

@@ -99,3 +99,11 @@ def test_cli_missing_file_and_directory(tmp_path, ganx):
     assert code == 2 and "nope.yaml: no such file" in err
     code, _, err = ganx("run", tmp_path)
     assert code == 2 and "is a directory" in err
+
+
+def test_weight_clip_on_g_only_does_not_conflict_with_spectral_norm_on_d(tiny):
+    tiny["norm"] = {"g": "none", "d": "spectral"}
+    tiny["tricks"] = [{"name": "weight_clip", "nets": "g"}]
+    assert validate_run(tiny, "run.yaml").tricks[0].params == {"nets": "g"}
+    tiny["tricks"] = [{"name": "weight_clip", "nets": "both"}]
+    assert "tricks[0]: weight_clip weight clipping conflicts with norm.d: spectral" in problems(tiny)
