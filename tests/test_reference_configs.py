@@ -227,6 +227,15 @@ def test_optimizer_schedule_holds_the_end_momentum_and_the_lr_floor(tiny):
     assert run.opt_g.param_groups[0]["momentum"] == 0.5 and run.opt_g.param_groups[0]["lr"] == 0.1  # nets: d
 
 
+def test_optimizer_schedule_reaches_the_lr_floor_on_long_runs_without_overflow(tiny):
+    schedule = {"name": "optimizer_schedule", "lr_decay": 1.01, "min_lr": 1e-6}
+    config = validate_run({**tiny, "steps": 200_000, "optimizer": {"name": "sgd", "lr": 0.1}, "tricks": [schedule]}, "run.yaml")
+    run, hooks, _ = build_run(config)
+    run.step = 100_000  # 1.01 ** 100_000 is beyond a float
+    hooks.each("before_d_step", run)
+    assert run.opt_d.param_groups[0]["lr"] == 1e-6
+
+
 def test_optimizer_schedule_needs_an_optimizer_with_momentum(tiny):
     config = validate_run({**tiny, "tricks": [{"name": "optimizer_schedule", "momentum": 0.7}]}, "run.yaml")
     with pytest.raises(UserError, match="optimizer.d: adam has not \\(use sgd or rmsprop\\)"):

@@ -38,7 +38,7 @@ class OptimizerSchedule(Trick):
     def values(self, run, net: str) -> tuple[float, float]:
         """(lr, momentum) at ``run.step`` for ``net``."""
         p, spec = self.params, run.optimizer[net]
-        lr = max(spec.lr / p.lr_decay**run.step, p.min_lr)
+        lr = max(spec.lr * p.lr_decay**-run.step, p.min_lr)  # lr / decay^t overflows; this underflows to 0
         if p.momentum is None:
             return lr, spec.momentum
         progress = min(max((run.step - p.ramp_start) / max(self.ramp_end - p.ramp_start, 1), 0.0), 1.0)
