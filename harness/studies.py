@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import UserError
+from .storage import masked, open_storage
 
 
 def open_target(target: str, results: Path, study: str | None = None):
@@ -17,8 +18,6 @@ def open_target(target: str, results: Path, study: str | None = None):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if "://" in target:
-        from .storage import masked, open_storage
-
         storage, where = open_storage(target), masked(target)
     else:
         folder = Path(target) if Path(target).is_dir() else Path(results) / target
@@ -32,7 +31,8 @@ def open_target(target: str, results: Path, study: str | None = None):
     try:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     except Exception as exc:  # a bad URL or an unreachable database: report it as the user's to fix
-        raise UserError(f"{where}: cannot open this storage ({type(exc).__name__}: {exc})") from None
+        detail = masked(f"{type(exc).__name__}: {exc}", target if "://" in target else None)
+        raise UserError(f"{where}: cannot open this storage ({detail})") from None
     sweeps = [n for n in names if ".tune." not in n]  # a search sweep's per-arm studies are not tables
     if study is None and len(sweeps) != 1:
         raise UserError(f"{where}: holds {len(sweeps)} sweeps; pick one with --study (valid: {', '.join(sweeps) or 'none'})")

@@ -147,3 +147,18 @@ def test_a_crash_mid_write_leaves_the_old_file(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_write(path, half_then_crash)
     assert path.read_text() == "old: true\n" and [p.name for p in tmp_path.iterdir()] == ["config.yaml"]
+
+
+def test_a_storage_error_that_quotes_the_url_never_shows_the_password(ganx, monkeypatch):
+    import optuna
+
+    url = "sqlite:///x.db"  # opens; the driver's later error quotes a URL with a password in it
+    monkeypatch.setattr("ganx.studies.open_storage", lambda target: object())
+
+    def refuse(storage, include_best_trial):
+        raise RuntimeError(f"server refused postgresql://lab:pa55word@db/ganx and {url}")
+
+    monkeypatch.setattr(optuna, "get_all_study_summaries", refuse)
+    code, out, err = ganx("table", url)
+    assert code == 2 and "cannot open this storage" in err and "lab:***@db" in err
+    assert "pa55word" not in out + err
