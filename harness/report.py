@@ -26,7 +26,7 @@ def completed_runs(study, folder: Path) -> dict[str, list[tuple[int, Path]]]:
         if "arm" in attrs:
             path = Path(attrs.get("run_dir") or folder / "runs" / f"{attrs['arm']}-s{attrs.get('seed')}")
             runs.setdefault(attrs["arm"], []).append((attrs.get("seed"), path))
-    return {arm: sorted(found, key=lambda pair: str(pair[0])) for arm, found in runs.items()}
+    return {arm: sorted(found, key=lambda pair: pair[0]) for arm, found in runs.items()}
 
 
 def arm_curves(runs: dict[str, list[tuple[int, Path]]], quantities: list[str]) -> dict[str, dict[str, list[dict]]]:

@@ -54,3 +54,15 @@ def test_report_writes_markdown_with_existing_pictures(tmp_path, tiny, ganx, reg
 
     code, out, _ = ganx("table", "rep")
     assert code == 0 and "report: results/rep/report.md" in out
+
+
+def test_completed_runs_are_in_numeric_seed_order(tmp_path):
+    from types import SimpleNamespace
+
+    from optuna.trial import TrialState
+
+    from ganx.report import completed_runs
+
+    trials = [SimpleNamespace(user_attrs={"arm": "a", "seed": seed, "run_dir": f"runs/a-s{seed}"}) for seed in (10, 2, 1)]
+    study = SimpleNamespace(get_trials=lambda deepcopy, states: trials if states == (TrialState.COMPLETE,) else [])
+    assert [seed for seed, _ in completed_runs(study, tmp_path)["a"]] == [1, 2, 10]
