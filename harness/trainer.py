@@ -244,16 +244,21 @@ class LossLog:
         self.sums, self.pending = sums, []
 
     def flush(self, run: Run) -> dict[str, float]:
-        import math
-
         means = [v / self.count for v in self.total.tolist()]
         self.sums, self.count = None, 0
-        row = dict(zip(self.KEYS, means))
-        bad = [k for k, v in row.items() if not math.isfinite(v)]
-        if bad:
-            raise TrainingFailure(f"non-finite {bad[0]} ({row[bad[0]]})", run.step)
+        row = check_finite(dict(zip(self.KEYS, means)), run.step)
         row |= {k: run.last[k] for k in ("d_grad_norm", "g_grad_norm") if k in run.last}
         return row
+
+
+def check_finite(row: dict[str, float], step: int) -> dict[str, float]:
+    """The log row, or TrainingFailure naming its first non-finite value."""
+    import math
+
+    bad = [k for k, v in row.items() if not math.isfinite(v)]
+    if bad:
+        raise TrainingFailure(f"non-finite {bad[0]} ({row[bad[0]]})", step)
+    return row
 
 
 def sigmoid_means_sum(logits) -> Any:
