@@ -48,9 +48,12 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    fig.tight_layout()
-    store.atomic_write(path, lambda f: fig.savefig(f, format="png"), mode="wb")
-    _pyplot().close(fig)
+    """Write ``fig`` to ``path`` and close it, also when the write fails (pyplot keeps open figures)."""
+    try:
+        fig.tight_layout()
+        store.atomic_write(path, lambda f: fig.savefig(f, format="png"), mode="wb")
+    finally:
+        _pyplot().close(fig)
 
 
 def _panels(count: int, width: int = 3, size: tuple[float, float] = (3.6, 2.8)):

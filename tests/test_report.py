@@ -66,3 +66,18 @@ def test_completed_runs_are_in_numeric_seed_order(tmp_path):
     trials = [SimpleNamespace(user_attrs={"arm": "a", "seed": seed, "run_dir": f"runs/a-s{seed}"}) for seed in (10, 2, 1)]
     study = SimpleNamespace(get_trials=lambda deepcopy, states: trials if states == (TrialState.COMPLETE,) else [])
     assert [seed for seed, _ in completed_runs(study, tmp_path)["a"]] == [1, 2, 10]
+
+
+def test_a_failed_picture_write_still_closes_the_figure(tmp_path):
+    import matplotlib.pyplot as plt
+    import pytest
+
+    from ganx.errors import UserError
+    from ganx.pictures import save_curves
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    before = len(plt.get_fignums())
+    with pytest.raises(UserError, match="cannot write results"):
+        save_curves([{"step": 1, "d_loss": 0.7, "g_loss": 0.6}], blocked / "curves.png")
+    assert len(plt.get_fignums()) == before
