@@ -146,8 +146,8 @@ def get_catalog(pm: pluggy.PluginManager | None = None) -> Catalog:
             package, version = _package_of(impl.plugin_name)
 
             def register(cls: type[Plugin], category=category, plugin=impl.plugin_name, package=package, version=version):
-                if getattr(cls, "category", None) != category:
-                    problems.append(f"plugin {plugin} registered {cls!r} as a {category}, but it is not one")
+                if not (isinstance(cls, type) and issubclass(cls, Plugin) and cls.category == category):
+                    problems.append(f"plugin {plugin} registered {cls!r} as a {category}, but it is not one (register the class)")
                     return
                 if cls.name in entries[category]:
                     other = entries[category][cls.name]

@@ -61,6 +61,18 @@ def test_same_name_twice_is_an_error_naming_both(register_plugin):
     assert "ganx:losses" in str(err.value)
 
 
+@pytest.mark.parametrize("registered", [Doubled(), type("Lookalike", (), {"name": "test-lookalike", "category": "loss"})])
+def test_registering_an_instance_or_a_non_plugin_class_is_an_error(register_plugin, registered):
+    class Wrong:
+        @hookimpl
+        def register_losses(self, register):
+            register(registered)
+
+    register_plugin(Wrong())
+    with pytest.raises(UserError, match="registered .* as a loss, but it is not one"):
+        get_catalog()
+
+
 def _fake_distribution(tmp_path, body: str):
     """A site dir holding an installed distribution 'ganx-broken' whose entry point module is ``body``."""
     dist = tmp_path / "ganx_broken-1.2.dist-info"
