@@ -24,6 +24,7 @@ BENCHMARKS = [
     ("bench_utilization.py", [], ["--rounds", "2", "--steps", "40"]),
     ("bench_sweep_scaling.py", [], ["--rounds", "1", "--steps", "600"]),
     ("bench_metrics.py", [], ["--sizes", "2000"]),
+    ("bench_vectorized.py", [], ["--quick"]),
 ]
 
 
@@ -42,6 +43,9 @@ def headline(row: dict) -> tuple[str, str, str] | None:
         return row["command"], value, f"<= {row['goal_s']} s, no torch"
     if bench == "metrics":
         return f"metric {row['metric']}, {row['fake']} fakes", f"{row['seconds']:.2f} s", "-"
+    if bench.startswith("vectorized seeds"):
+        goal = ">= 4x" if row["setup"].startswith("(a)") else "-"
+        return f"vectorized seeds K={row['k']}, {row['setup']}", f"{row['speedup']:.2f}x, same result: {row['same_result']}", goal
     return None
 
 
