@@ -1,4 +1,4 @@
-"""Running a sweep with N worker processes on this machine (multiprocessing spawn).
+"""Running a sweep with N workers on this machine: this process and N-1 spawned ones.
 
 CPU threads are split between the workers (N × threads = cores), and with ``--devices 0,1`` each
 worker is pinned to one GPU in turn. SIGINT/SIGTERM reach every worker; each stops at a step
@@ -62,25 +62,40 @@ def watch_parent(parent: int) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
 
 
-def spawn(sweep: Sweep, results: Path, storage: str | None, envs: list[WorkerEnv]) -> bool:
-    """Run one process per env until all exit; returns whether a signal stopped them."""
+def run_workers(sweep: Sweep, results: Path, storage: str | None, studies: Studies, envs: list[WorkerEnv]) -> bool:
+    """Work in this process as the first worker, beside one spawned process per other env.
+
+    Working here too saves one process start (a fresh interpreter importing torch) per sweep.
+    Returns whether a signal stopped the sweep.
+    """
     import multiprocessing
+
+    from .resume import Interrupted
 
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=worker_main, args=(sweep.raw, sweep.source, results, storage, env),
-                                 name=f"ganx-worker-{env.slot}") for env in envs]
+                                 name=f"ganx-worker-{env.slot}") for env in envs[1:]]
     stopped = []
 
-    def forward(signum, frame):
-        stopped.append(signum)
+    def stop_children():
         for process in processes:
             if process.pid and process.is_alive():
                 os.kill(process.pid, signal.SIGTERM)
+
+    def forward(signum, frame):  # between trials; while training, the trainer defers the signal
+        stopped.append(signum)
+        stop_children()
+        raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         for process in processes:
             process.start()
+        try:
+            work(sweep, results, studies, envs[0])
+        except (Interrupted, KeyboardInterrupt):
+            stopped.append(signal.SIGTERM)
+            stop_children()
         for process in processes:
             process.join()
     finally:
@@ -92,20 +107,11 @@ def spawn(sweep: Sweep, results: Path, storage: str | None, envs: list[WorkerEnv
 def execute(sweep: Sweep, results: Path, *, workers: int | None = None, devices: list[str] | None = None,
             storage: str | None = None, force: bool = False, console: Console | None = None) -> tuple[Studies, bool, int]:
     """Coordinate, then work through the sweep with the monitor on. Returns (studies, stopped, cells shown)."""
-    from .resume import Interrupted
-
     devices = devices if devices is not None else sweep.config.devices
     workers = workers or ("workers" in sweep.raw and sweep.config.workers) or max(1, len(devices))
     studies = coordinate(sweep, results, storage, force)
     total = len(sweep.cells) + sum(len(c) for c in sweep.tuning.values())
     envs = worker_envs(workers, devices)
-    stopped = False
     with Monitor(studies, total, console or Console()) as monitor:
-        if workers == 1:
-            try:
-                work(sweep, results, studies, envs[0])
-            except (Interrupted, KeyboardInterrupt):
-                stopped = True
-        else:
-            stopped = spawn(sweep, results, storage, envs)
+        stopped = run_workers(sweep, results, storage, studies, envs)
     return studies, stopped, monitor.printed
