@@ -22,6 +22,7 @@ from .config import RunConfig
 from .errors import TrainingFailure
 from .hooks import overrides
 from .plugin_manager import Catalog, get_catalog
+from .trainer import LossLog
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -242,20 +243,8 @@ class Seeds:
         self.d.unstack(self.opt_d, [run.opt_d for run in self.runs])
 
 
-class SeedLossLog:
-    """The trainer's loss log with one column per seed: per-step (K,) losses and (K, batch) logits,
-    summed on the device every ``FOLD`` steps."""
-
-    FOLD = 64
-
-    def __init__(self):
-        self.sums, self.count, self.pending = None, 0, []
-
-    def add(self, d_loss, g_loss, real_logits, fake_logits) -> None:
-        self.pending.append((d_loss, g_loss, real_logits, fake_logits))
-        self.count += 1
-        if len(self.pending) == self.FOLD:
-            self.fold()
+class SeedLossLog(LossLog):
+    """The trainer's loss log with one column per seed: per-step (K,) losses and (K, batch) logits."""
 
     def fold(self) -> None:
         import torch
@@ -267,15 +256,13 @@ class SeedLossLog:
         self.sums = sums if self.sums is None else self.sums + sums
         self.pending = []
 
-    def total(self, k: int):
+    def seed_total(self, k: int):
         """Seed k's four sums so far, as the trainer's LossLog keeps them (for its checkpoint)."""
         self.fold()
         return None if self.sums is None else self.sums[:, k].clone()
 
-    def flush(self, last: dict[str, Tensor]) -> list[dict[str, float]]:
+    def flush_rows(self, last: dict[str, Tensor]) -> list[dict[str, float]]:
         """One row per seed: the means since the last flush and the last measured grad norms."""
-        from .trainer import LossLog
-
         self.fold()
         means = (self.sums / self.count).T.tolist()
         self.sums, self.count = None, 0
@@ -310,7 +297,7 @@ def train_vectorized(
     def checkpoint() -> None:  # after seeds.unstack()
         for k in live():
             if writers[k]:
-                writers[k].checkpoint(run_state(runs[k], log.total(k), log.count))
+                writers[k].checkpoint(run_state(runs[k], log.seed_total(k), log.count))
 
     with deferred_signals() as signals:
         for step in range(config.steps):
@@ -324,7 +311,7 @@ def train_vectorized(
             log.add(d_loss, g_loss, d_real, d_fake)
 
             if measure or step + 1 == config.steps:
-                rows = log.flush(seeds.last)
+                rows = log.flush_rows(seeds.last)
                 for k in live():
                     try:
                         row = check_finite(rows[k], step)
