@@ -47,3 +47,18 @@ def probed_train(config_dict: dict, register_plugin) -> Probe:
     tricks = [*config_dict.get("tricks", []), "test-probe"]
     train(validate_run({**config_dict, "tricks": tricks}, "test"))
     return Probe.last
+
+
+class Crash(Trick):
+    """Raises in its first G step: a plugin fault, which fails the run naming the plugin."""
+
+    name = "test-crash"
+
+    def after_g_step(self, run):
+        raise RuntimeError("boom")
+
+
+class CrashPlugin:
+    @hookimpl
+    def register_tricks(self, register):
+        register(Crash)

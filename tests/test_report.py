@@ -6,22 +6,9 @@ import re
 
 import yaml
 
-from ganx import Trick, hookimpl
+from probe import CrashPlugin
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-class Crash(Trick):
-    name = "test-report-crash"
-
-    def after_g_step(self, run):
-        raise RuntimeError("boom")
-
-
-class CrashPlugin:
-    @hookimpl
-    def register_tricks(self, register):
-        register(Crash)
 
 
 def test_report_writes_markdown_with_existing_pictures(tmp_path, tiny, ganx, register_plugin, monkeypatch):
@@ -31,7 +18,7 @@ def test_report_writes_markdown_with_existing_pictures(tmp_path, tiny, ganx, reg
     sweep = {
         "name": "rep",
         "base": tiny,
-        "arms": {"baseline": {}, "wider": {"arch": {"hidden": [24, 24]}}, "crash": {"tricks": ["test-report-crash"]}},
+        "arms": {"baseline": {}, "wider": {"arch": {"hidden": [24, 24]}}, "crash": {"tricks": ["test-crash"]}},
         "seeds": [0, 1],
         "objective": {"metric": "modes"},
     }
@@ -45,7 +32,7 @@ def test_report_writes_markdown_with_existing_pictures(tmp_path, tiny, ganx, reg
     assert code == 0 and "results/rep/report.md" in out
     report = (tmp_path / "results/rep/report.md").read_text()
     assert "| baseline |" in report and "| crash | — | — | — | — | — | 0/2/0 |" in report
-    assert "- crash seed 0: trick plugin 'test-report-crash' failed in after_g_step: RuntimeError: boom" in report
+    assert "- crash seed 0: trick plugin 'test-crash' failed in after_g_step: RuntimeError: boom" in report
     links = re.findall(r"\]\(([^)]+\.png)\)", report)
     assert {"report/samples.png", "report/curves.png", "runs/wider-s1/curves.png"} <= set(links)
     for link in links:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ganx import Trick, UserError, hookimpl
+from ganx import UserError
+from probe import CrashPlugin
 from ganx.sweep import open_study, run_sweep
 from ganx.sweep_config import load_sweep, merge, validate_sweep
 from ganx.table import summarize, trials_frame
@@ -66,19 +67,6 @@ def test_rerun_resumes_and_runs_nothing_new(tmp_path, tiny, ganx):
     assert len(study.trials) == 4
     assert {t.user_attrs["cell"] for t in study.trials} == {"baseline/s0", "baseline/s1", "wider/s0", "wider/s1"}
     assert (tmp_path / "results/t/runs/wider-s1/samples.png").exists()
-
-
-class Crash(Trick):
-    name = "test-crash"
-
-    def after_g_step(self, run):
-        raise RuntimeError("boom")
-
-
-class CrashPlugin:
-    @hookimpl
-    def register_tricks(self, register):
-        register(Crash)
 
 
 def test_a_crashing_arm_is_recorded_and_the_sweep_goes_on(tmp_path, tiny, register_plugin):
