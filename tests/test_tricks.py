@@ -172,6 +172,15 @@ def test_loss_balance_trains_the_network_over_its_threshold_more(tiny):
     assert (run.d_steps, run.g_steps) == (2, 1)
 
 
+def test_loss_balance_keeps_the_usual_counts_whatever_the_trick_order(tiny):
+    spec = {"name": "loss_balance", "d_threshold": 0.5, "g_threshold": 2.0, "max_steps": 4, "every": 10}
+    run, _, (balance, _) = built(tiny, spec, {"name": "d_steps", "k": 3})  # d_steps set up after it
+    run.last = {"d_loss": torch.tensor(0.1), "g_loss": torch.tensor(0.5)}
+    run.step = 10
+    balance.after_g_step(run)
+    assert (run.d_steps, run.g_steps) == (3, 1)
+
+
 # --- penalties and clipping -----------------------------------------------------------------
 
 

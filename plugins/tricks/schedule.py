@@ -72,10 +72,12 @@ class LossBalance(Trick):
         every: int = Field(10, ge=1, description="steps between checks")
 
     def setup(self, run):
-        self.base = {"d_steps": run.d_steps, "g_steps": run.g_steps}
+        self.base = None  # the usual counts, read once every trick's setup has run (order-free)
         self.seen = -1
 
     def after_g_step(self, run):
+        if self.base is None:
+            self.base = {"d_steps": run.d_steps, "g_steps": run.g_steps}
         if run.step % self.params.every or run.step == self.seen:
             return
         self.seen = run.step
