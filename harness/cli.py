@@ -69,7 +69,7 @@ def run(
         raise typer.Exit(128 + stop.signum)
     for metric, value in final["metrics"].items():
         console.print(f"  {metric:>12} = {value:.4g}")
-    console.print(f"results in {out}/ (samples.png, metrics.jsonl, final.json, checkpoint.pt)")
+    console.print(f"results in {out}/ (samples.png, curves.png, metrics.jsonl, final.json, checkpoint.pt)")
 
 
 @app.command()
