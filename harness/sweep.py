@@ -4,7 +4,8 @@ The main study holds the cells of the table (arm × seed). With ``search``, each
 own tuning study (TPE, ``trials_per_arm`` enqueued trials); once an arm's tuning is finished, its
 best parameters are re-run over the seeds in the main study. Everything lives in one storage
 (by default journal files under ``results/<name>/``), so running the same command again resumes:
-lost trials are failed and re-enqueued, finished cells are never re-run.
+lost trials are failed and re-enqueued, finished cells are never re-run, and a cell that was
+stopped or lost mid-trial continues from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .errors import PluginError, TrainingFailure, UserError
 from .sweep_config import Cell, Sweep, with_params
 
 POLL_S = 1.0  # how often an idle worker looks for re-runs while other workers finish tuning
+RESUMABLE = ("interrupted", "lost")  # attempts whose checkpoint the next attempt continues
+EXECUTION = ("device", "threads")  # config keys a worker sets; they do not change what is trained
 
 
 def sweep_dir(results: Path, name: str) -> Path:
@@ -286,7 +289,12 @@ def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb:
                     if trial.should_prune():
                         raise optuna.TrialPruned(f"pruned at step {step} ({objective} = {value:.4g})")
 
-            final = train(config, out, report=report)
+            resumed = resume_point(study, trial, cell.key, config, out)
+            if resumed is None:  # never continue the checkpoint of a crashed, diverged or other run
+                (out / "checkpoint.pt").unlink(missing_ok=True)
+            else:
+                trial.set_user_attr("resumed_from", resumed)
+            final = train(config, out, report=report, resume=resumed is not None)
             value = final["metrics"][objective]
             if not math.isfinite(value):
                 raise TrainingFailure(f"objective {objective} is {value}", config.steps)
@@ -294,7 +302,8 @@ def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb:
             queue.close(storage, trial._trial_id, "interrupted", str(stop))
             raise
         except optuna.TrialPruned as pruned:
-            set_attrs(trial, {**final_attrs, "metrics": trial.user_attrs.get("latest", {}), "error": str(pruned)})
+            latest = {k: v for k, v in trial.user_attrs.get("latest", {}).items() if k != "step"}
+            set_attrs(trial, {**final_attrs, "metrics": latest, "error": str(pruned)})
             study.tell(trial, state=TrialState.PRUNED)
             return {"state": "PRUNED", "error": str(pruned)}
         except TrainingFailure as failure:
@@ -314,6 +323,46 @@ def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb:
         set_attrs(trial, {**final_attrs, "metrics": final["metrics"], "protocol": final["protocol"]})
         study.tell(trial, value, state=TrialState.COMPLETE)
     return {"state": "COMPLETE", "metrics": final["metrics"]}
+
+
+def resume_point(study, trial, key: str, config, out: Path) -> int | None:
+    """The step this attempt continues from, or None to train afresh.
+
+    Only an attempt after one that was stopped (SIGINT/SIGTERM) or lost (its worker died)
+    continues, from the checkpoint in ``out``, and only if that checkpoint was written for this
+    same config. The objective values the earlier attempt reported up to that step are reported
+    again on ``trial``, so the pruner and the dashboard see the whole curve.
+    """
+    from .store import load_checkpoint
+
+    earlier = [t for t in queue.by_key(study).get(key, [])
+               if t.number < trial.number and t.user_attrs.get("failure") != "duplicate"]
+    if not earlier or earlier[-1].user_attrs.get("failure", "lost") not in RESUMABLE:  # heartbeat: no reason
+        return None
+    if not (out / "checkpoint.pt").is_file() or not same_run(out / "config.yaml", config):
+        return None
+    try:
+        step = int(load_checkpoint(out / "checkpoint.pt")["step"])
+    except UserError:  # unreadable: train afresh
+        return None
+    for at, value in earlier[-1].intermediate_values.items():
+        if at <= step:
+            trial.report(value, at)
+    return step
+
+
+def same_run(path: Path, config) -> bool:
+    """Whether the run folder's ``config.yaml`` is ``config``, apart from the device and threads it ran on."""
+    try:
+        stored = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    ours = yaml.safe_load(yaml.safe_dump(config.dump()))
+
+    def trained(d: dict) -> dict:
+        return {k: v for k, v in d.items() if k not in EXECUTION}
+
+    return isinstance(stored, dict) and trained(stored) == trained(ours)
 
 
 def search_params(trial, cell: Cell, sweep: Sweep) -> dict[str, Any] | None:

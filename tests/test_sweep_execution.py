@@ -17,10 +17,16 @@ import yaml
 
 from ganx import Trick, TrainingFailure, hookimpl
 from ganx.sweep import open_studies
+from ganx.config import validate_run
+from ganx.store import read_jsonl
 from ganx.sweep_config import load_sweep
+from ganx.trainer import train
 
 HERE = Path(__file__).parent
 MARKER = "GANX_TEST_HOLD_MARKER"
+
+
+STEPS: list[int] = []  # every step a test-hold run of this process trained
 
 
 class Hold(Trick):
@@ -30,6 +36,7 @@ class Hold(Trick):
     name = "test-hold"
 
     def after_g_step(self, run):
+        STEPS.append(run.step)
         marker = Path(os.environ[MARKER])
         if run.step == 5 and not marker.exists():
             marker.write_text(str(os.getpid()))
@@ -170,6 +177,67 @@ def test_sigterm_stops_cleanly_and_the_sweep_resumes(tmp_path, tiny, ganx, regis
     assert [t.user_attrs.get("attempt") for t in study.trials] == [0, 1]
 
 
+@pytest.mark.parametrize("stop, failure, resumed_from", [
+    (signal.SIGKILL, "lost", 4),  # the checkpoint of the eval at step 4
+    (signal.SIGTERM, "interrupted", 6),  # the checkpoint saved where the trainer stopped
+], ids=["SIGKILL", "SIGTERM"])
+def test_a_cell_stopped_mid_trial_continues_from_its_checkpoint_to_the_uninterrupted_result(
+        tmp_path, tiny, ganx, register_plugin, monkeypatch, stop, failure, resumed_from):
+    register_plugin(TestTricks())
+    monkeypatch.setenv(MARKER, str(tmp_path / "held"))
+    # log windows end at both resume steps: the trainer folds its loss sums at every checkpoint, so
+    # a window cut by a stop can differ from the uninterrupted one in its last bit (metrics do not)
+    base = {**tiny, "log_every": 2, "eval": {"every": 4, "samples": 500}}
+    path = write(tmp_path, base, arms={"held": {"tricks": ["test-hold"]}}, seeds=[0])
+    results = tmp_path / "results"
+    process = ganx_process(tmp_path, "sweep", path, "--results", results)
+    wait_for(tmp_path / "held", process)  # mid-trial at step 5, after the checkpoint of step 4
+    process.send_signal(stop)
+    (tmp_path / "release").touch()
+    process.communicate(timeout=300)
+    sweep = load_sweep(path)
+    [stopped] = open_studies(sweep, results).main.trials
+    run_dir = Path(stopped.user_attrs["run_dir"])
+    before = [row for row in read_jsonl(run_dir / "metrics.jsonl") if row["step"] <= resumed_from]
+
+    STEPS.clear()
+    code, _, err = ganx("sweep", path, "--results", results)
+    assert code == 0, err
+    assert STEPS[0] == resumed_from  # training went on from the checkpoint, not from step 0
+    study = open_studies(sweep, results).main
+    first, resumed = study.trials
+    assert first.user_attrs["failure"] == failure and resumed.state.name == "COMPLETE"
+    assert resumed.user_attrs["resumed_from"] == resumed_from
+    assert sorted(resumed.intermediate_values) == [4, 8, 12, 16, 20]  # the first attempt's reports come along
+    log = read_jsonl(run_dir / "metrics.jsonl")
+    assert [row for row in log if row["step"] <= resumed_from] == before
+
+    reference = train(validate_run(resumed.user_attrs["config"], "test"), tmp_path / "reference")
+    assert resumed.user_attrs["metrics"] == reference["metrics"]
+    assert log == read_jsonl(tmp_path / "reference" / "metrics.jsonl")
+
+
+def test_a_crashed_attempt_is_retried_from_scratch_not_from_its_checkpoint(tmp_path, tiny, ganx, monkeypatch):
+    from ganx import trainer
+
+    evaluate, crashes = trainer.evaluate, []
+
+    def crash_once_at_step_8(run, *args):
+        if run.step + 1 == 8 and not crashes:
+            crashes.append(run.step)
+            raise RuntimeError("out of memory")
+        return evaluate(run, *args)
+
+    monkeypatch.setattr(trainer, "evaluate", crash_once_at_step_8)
+    path = write(tmp_path, {**tiny, "eval": {"every": 4, "samples": 500}}, seeds=[0])
+    code, _, err = ganx("sweep", path, "--results", tmp_path / "results")
+    assert code == 0, err
+    crashed, retried = open_studies(load_sweep(path), tmp_path / "results").main.trials
+    assert crashed.user_attrs["failure"] == "error" and "out of memory" in crashed.user_attrs["error"]
+    assert retried.state.name == "COMPLETE" and "resumed_from" not in retried.user_attrs
+    assert sorted(retried.intermediate_values) == [4, 8, 12, 16, 20]
+
+
 def test_a_diverging_arm_finishes_and_shows_its_failures(tmp_path, tiny, ganx, register_plugin):
     register_plugin(TestTricks())
     path = write(tmp_path, tiny, arms={"baseline": {}, "unstable": {"tricks": ["test-diverge"]}})
@@ -182,6 +250,35 @@ def test_a_diverging_arm_finishes_and_shows_its_failures(tmp_path, tiny, ganx, r
     assert {t.user_attrs["failure"] for t in failed} == {"diverged"}
     unstable = next(line for line in out.splitlines() if line.startswith("│ unstable"))
     assert unstable.rstrip("│ ").endswith("0/2/0")
+
+
+def test_the_median_pruner_prunes_a_clearly_worse_arm_and_a_rerun_keeps_it_pruned(tmp_path, tiny, ganx):
+    # one worker runs the cells in order: both "learns" seeds complete before "frozen" is judged
+    # against their median at step 15 (reverse_kl about 2.4 and 2.75; a G that never moves stays at ln 25)
+    arms = {"learns": {}, "frozen": {"optimizer": {"g": {"lr": 1e-7}}}}
+    base = {**tiny, "steps": 30, "optimizer": {"g": {"lr": 5e-3}, "d": {"lr": 5e-3}}, "eval": {"every": 15, "samples": 500}}
+    path = write(tmp_path, base, arms=arms, pruner="median", objective={"metric": "reverse_kl", "direction": "minimize"})
+    results = tmp_path / "results"
+    code, out, err = ganx("sweep", path, "--results", results, "--workers", "1")
+    assert code == 0, err
+    study = open_studies(load_sweep(path), results).main
+    states = {t.user_attrs["cell"]: t.state.name for t in study.trials}
+    assert states == {"learns/s0": "COMPLETE", "learns/s1": "COMPLETE", "frozen/s0": "PRUNED", "frozen/s1": "PRUNED"}
+    for trial in study.trials:
+        if trial.state.name == "PRUNED":
+            assert sorted(trial.intermediate_values) == [15] and trial.user_attrs["error"].startswith("pruned at step 15")
+            assert set(trial.user_attrs["metrics"]) == {"modes", "hq", "reverse_kl"}
+    assert row(out, "learns").endswith("2/0/0") and row(out, "frozen").endswith("0/0/2")
+
+    code, out, err = ganx("sweep", path, "--results", results)
+    assert code == 0, err
+    assert [t.state.name for t in open_studies(load_sweep(path), results).main.trials] == [t.state.name for t in study.trials]
+    assert row(out, "frozen").endswith("0/0/2")
+
+
+def row(table: str, arm: str) -> str:
+    """The table line of ``arm``, without its closing border."""
+    return next(line for line in table.splitlines() if line.startswith(f"│ {arm}")).rstrip("│ ")
 
 
 def test_search_tunes_every_arm_equally_then_reruns_each_best_over_the_seeds(tmp_path, tiny, ganx):
