@@ -252,6 +252,15 @@ def test_a_diverging_arm_finishes_and_shows_its_failures(tmp_path, tiny, ganx, r
     assert unstable.rstrip("│ ").endswith("0/2/0")
 
 
+def test_only_a_checkpoint_of_the_same_config_is_continued_whatever_device_and_threads(tmp_path, tiny):
+    from ganx.sweep import same_run
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(validate_run(tiny, "test").dump()))
+    assert same_run(tmp_path / "config.yaml", validate_run({**tiny, "threads": 3, "device": "auto"}, "test"))
+    assert not same_run(tmp_path / "config.yaml", validate_run({**tiny, "steps": 30}, "test"))
+    assert not same_run(tmp_path / "missing.yaml", validate_run(tiny, "test"))
+
+
 def test_the_median_pruner_prunes_a_clearly_worse_arm_and_a_rerun_keeps_it_pruned(tmp_path, tiny, ganx):
     # one worker runs the cells in order: both "learns" seeds complete before "frozen" is judged
     # against their median at step 15 (reverse_kl about 2.4 and 2.75; a G that never moves stays at ln 25)
