@@ -64,7 +64,7 @@ def completed(frame, metric: str):
     rows = frame[(frame.state == "COMPLETE") & (frame.metric == metric)]
     rows = rows.drop_duplicates(["arm", "seed"], keep="last")
     values = rows.value.astype(float)
-    return rows.assign(value=values)[values.map(math.isfinite)]
+    return rows.assign(value=values)[values.map(math.isfinite).astype(bool)]  # bool even when empty
 
 
 def summarize(frame, arms: list[str], metrics: list[str], ci: float = 0.95) -> list[dict[str, Any]]:

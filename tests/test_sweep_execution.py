@@ -252,6 +252,15 @@ def test_a_diverging_arm_finishes_and_shows_its_failures(tmp_path, tiny, ganx, r
     assert unstable.rstrip("│ ").endswith("0/2/0")
 
 
+def test_a_sweep_where_every_cell_diverges_still_prints_its_table(tmp_path, tiny, ganx, register_plugin):
+    register_plugin(TestTricks())
+    path = write(tmp_path, tiny, arms={"unstable": {"tricks": ["test-diverge"]}})
+    code, out, err = ganx("sweep", path, "--results", tmp_path / "results")
+    assert code == 0, err
+    unstable = next(line for line in out.splitlines() if line.startswith("│ unstable"))
+    assert "—" in unstable and unstable.rstrip("│ ").endswith("0/2/0")
+
+
 def test_only_a_checkpoint_of_the_same_config_is_continued_whatever_device_and_threads(tmp_path, tiny):
     from ganx.sweep import same_run
 
