@@ -204,7 +204,8 @@ def evaluate(run: Run, hooks: Hooks, metrics: list) -> tuple[dict[str, float], d
 class LossLog:
     """Per-step D loss, G loss, D(x) and D(G(z)), averaged over each log row.
 
-    A step only keeps references to its detached tensors; they are summed on the device every
+    A step only keeps references to its detached tensors; they are summed (in float64, so that
+    folding at a checkpoint cannot change a mean's last bits) on the device every
     ``FOLD`` steps, so the hot loop does no tensor work for logging and a row costs one host sync.
     """
 
@@ -227,7 +228,7 @@ class LossLog:
             return
         d_loss, g_loss, real_logits, fake_logits = zip(*self.pending)
         sums = torch.stack([
-            torch.stack(d_loss).float().sum(), torch.stack(g_loss).float().sum(),
+            torch.stack(d_loss).double().sum(), torch.stack(g_loss).double().sum(),
             sigmoid_means_sum(real_logits), sigmoid_means_sum(fake_logits),
         ])
         self.sums = sums if self.sums is None else self.sums + sums
@@ -266,8 +267,8 @@ def sigmoid_means_sum(logits) -> Any:
     import torch
 
     if len({x.shape for x in logits}) == 1:
-        return torch.stack(logits).float().sigmoid().flatten(1).mean(1).sum()
-    return torch.stack([x.float().sigmoid().mean() for x in logits]).sum()
+        return torch.stack(logits).float().sigmoid().flatten(1).mean(1).double().sum()
+    return torch.stack([x.float().sigmoid().mean() for x in logits]).double().sum()
 
 
 def train(

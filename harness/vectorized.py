@@ -252,7 +252,8 @@ class SeedLossLog(LossLog):
         if not self.pending:
             return
         d_loss, g_loss, real_logits, fake_logits = (torch.stack(x).float() for x in zip(*self.pending))
-        sums = torch.stack([d_loss.sum(0), g_loss.sum(0), *(x.sigmoid().flatten(2).mean(2).sum(0) for x in (real_logits, fake_logits))])
+        sums = torch.stack([d_loss.double().sum(0), g_loss.double().sum(0),
+                            *(x.sigmoid().flatten(2).mean(2).double().sum(0) for x in (real_logits, fake_logits))])
         self.sums = sums if self.sums is None else self.sums + sums
         self.pending = []
 
