@@ -93,14 +93,16 @@ def is_duplicate(study, frozen) -> bool:
     return False
 
 
-def pop(study):
-    """Take one waiting trial for this process, or None if the queue is empty. Duplicates are closed."""
+def pop(study, keep=None):
+    """Take one waiting trial for this process (one that ``keep(frozen)`` accepts, if given), or None
+    if there is none. Duplicates are closed."""
     import optuna
     from optuna.trial import TrialState
 
     storage = study._storage
     while True:
         waiting = storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,))
+        waiting = [frozen for frozen in waiting if keep is None or keep(frozen)]
         if not waiting:
             return None
         for frozen in waiting:

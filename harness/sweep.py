@@ -253,75 +253,101 @@ def work(sweep: Sweep, results: Path, studies: Studies, env: WorkerEnv) -> None:
 
 def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb: bool, env: WorkerEnv) -> dict[str, Any]:
     """Train one popped trial and record its outcome; failures are recorded, never raised (but a stop is)."""
+    from .trainer import train
+
+    if cell is None:  # a cell of an older version of this sweep file (continued with --force)
+        queue.close(study._storage, trial._trial_id, "removed", f"cell {trial.user_attrs.get('queued')!r} is not in {sweep.source}")
+        return {"state": "FAIL", "error": "removed from the sweep"}
+    trial.set_user_attr("worker", liveness.identity(env.slot))
+
+    def attempt() -> dict[str, Any]:
+        config, out, resumed = prepare(study, trial, cell, sweep, results, env)
+        return train(config, out, report=reporter(trial, sweep), resume=resumed is not None)
+
+    with liveness.Heartbeat(study._storage, trial._trial_id, rdb):
+        return record(study, trial, cell, sweep, attempt)
+
+
+def prepare(study, trial, cell: Cell, sweep: Sweep, results: Path, env: WorkerEnv) -> tuple[Any, Path, int | None]:
+    """The trial's config and run folder, recorded on it, and the step it continues from (None: afresh)."""
+    from .provenance import provenance
+
+    params = search_params(trial, cell, sweep)
+    if params is None:
+        raise UserError("no tuning trial of this arm completed, so there is no best config to re-run")
+    if params:
+        trial.set_user_attr("params", params)
+        cell = with_params(cell, params)
+    config = cell.config.model_copy(update=env.overrides(cell.config))
+    out = sweep_dir(results, sweep.config.name) / "runs" / cell.folder
+    set_attrs(trial, {"run_dir": str(out), "config": config.dump(), "seed": cell.seed, "provenance": provenance()})
+    resumed = resume_point(study, trial, cell.key, config, out)
+    if resumed is None:  # never continue the checkpoint of a crashed, diverged or other run
+        (out / "checkpoint.pt").unlink(missing_ok=True)
+    else:
+        trial.set_user_attr("resumed_from", resumed)
+    return config, out, resumed
+
+
+def reporter(trial, sweep: Sweep) -> Callable[[int, dict[str, float]], None]:
+    """The trainer's ``report``: the objective goes to the trial, which the pruner may stop."""
+    import optuna
+
+    objective = sweep.config.objective.metric
+
+    def report(step: int, metrics: dict[str, float]) -> None:
+        trial.set_user_attr("latest", {"step": step, **metrics})
+        value = metrics.get(objective, math.nan)
+        if math.isfinite(value):
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at step {step} ({objective} = {value:.4g})")
+
+    return report
+
+
+def record(study, trial, cell: Cell, sweep: Sweep, attempt: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run ``attempt`` (what ``train`` returns, or its exception) and record the trial's outcome.
+
+    Failures are recorded, never raised; a stop closes the trial as ``interrupted`` and is raised.
+    """
     import optuna
     from optuna.trial import TrialState
 
-    from .provenance import provenance
     from .resume import Interrupted
-    from .trainer import train
 
-    storage = study._storage
-    if cell is None:  # a cell of an older version of this sweep file (continued with --force)
-        queue.close(storage, trial._trial_id, "removed", f"cell {trial.user_attrs.get('queued')!r} is not in {sweep.source}")
-        return {"state": "FAIL", "error": "removed from the sweep"}
-    trial.set_user_attr("worker", liveness.identity(env.slot))
     final_attrs = outcome_attrs(sweep)(cell)
     objective = sweep.config.objective.metric
     tried = len(queue.attempts(queue.by_key(study).get(cell.key, [])))
-    with liveness.Heartbeat(storage, trial._trial_id, rdb):
-        try:
-            params = search_params(trial, cell, sweep)
-            if params is None:
-                raise UserError("no tuning trial of this arm completed, so there is no best config to re-run")
-            if params:
-                trial.set_user_attr("params", params)
-                cell = with_params(cell, params)
-            config = cell.config.model_copy(update=env.overrides(cell.config))
-            out = sweep_dir(results, sweep.config.name) / "runs" / cell.folder
-            for key, value in {"run_dir": str(out), "config": config.dump(), "seed": cell.seed, "provenance": provenance()}.items():
-                trial.set_user_attr(key, value)
-
-            def report(step: int, metrics: dict[str, float]) -> None:
-                trial.set_user_attr("latest", {"step": step, **metrics})
-                value = metrics.get(objective, math.nan)
-                if math.isfinite(value):
-                    trial.report(value, step)
-                    if trial.should_prune():
-                        raise optuna.TrialPruned(f"pruned at step {step} ({objective} = {value:.4g})")
-
-            resumed = resume_point(study, trial, cell.key, config, out)
-            if resumed is None:  # never continue the checkpoint of a crashed, diverged or other run
-                (out / "checkpoint.pt").unlink(missing_ok=True)
-            else:
-                trial.set_user_attr("resumed_from", resumed)
-            final = train(config, out, report=report, resume=resumed is not None)
-            value = final["metrics"][objective]
-            if not math.isfinite(value):
-                raise TrainingFailure(f"objective {objective} is {value}", config.steps)
-        except Interrupted as stop:
-            queue.close(storage, trial._trial_id, "interrupted", str(stop))
-            raise
-        except optuna.TrialPruned as pruned:
-            latest = {k: v for k, v in trial.user_attrs.get("latest", {}).items() if k != "step"}
-            set_attrs(trial, {**final_attrs, "metrics": latest, "error": str(pruned)})
-            study.tell(trial, state=TrialState.PRUNED)
-            return {"state": "PRUNED", "error": str(pruned)}
-        except TrainingFailure as failure:
-            return fail(study, trial, final_attrs, "diverged", f"step {failure.step}: {failure.reason}")
-        except (PluginError, UserError) as exc:
-            return fail(study, trial, final_attrs, "error", str(exc))
-        except Exception as exc:  # a crash in one cell must not stop the sweep; it is retried
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            reason = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
-            last_try = tried >= sweep.config.retries
-            outcome = fail(study, trial, final_attrs if last_try else {}, "error", reason)
-            if not last_try:
-                rerun = cell.tune is None and "params" in trial.user_attrs
-                queue.enqueue_missing(study, [cell], sweep.config.retries, outcome_attrs(sweep),
-                                      {"params": trial.user_attrs["params"]} if rerun else None)
-            return outcome
-        set_attrs(trial, {**final_attrs, "metrics": final["metrics"], "protocol": final["protocol"]})
-        study.tell(trial, value, state=TrialState.COMPLETE)
+    try:
+        final = attempt()
+        value = final["metrics"][objective]
+        if not math.isfinite(value):
+            raise TrainingFailure(f"objective {objective} is {value}", final["step"])
+    except Interrupted as stop:
+        queue.close(study._storage, trial._trial_id, "interrupted", str(stop))
+        raise
+    except optuna.TrialPruned as pruned:
+        latest = {k: v for k, v in trial.user_attrs.get("latest", {}).items() if k != "step"}
+        set_attrs(trial, {**final_attrs, "metrics": latest, "error": str(pruned)})
+        study.tell(trial, state=TrialState.PRUNED)
+        return {"state": "PRUNED", "error": str(pruned)}
+    except TrainingFailure as failure:
+        return fail(study, trial, final_attrs, "diverged", f"step {failure.step}: {failure.reason}")
+    except (PluginError, UserError) as exc:
+        return fail(study, trial, final_attrs, "error", str(exc))
+    except Exception as exc:  # a crash in one cell must not stop the sweep; it is retried
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        reason = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
+        last_try = tried >= sweep.config.retries
+        outcome = fail(study, trial, final_attrs if last_try else {}, "error", reason)
+        if not last_try:
+            rerun = cell.tune is None and "params" in trial.user_attrs
+            queue.enqueue_missing(study, [cell], sweep.config.retries, outcome_attrs(sweep),
+                                  {"params": trial.user_attrs["params"]} if rerun else None)
+        return outcome
+    set_attrs(trial, {**final_attrs, "metrics": final["metrics"], "protocol": final["protocol"]})
+    study.tell(trial, value, state=TrialState.COMPLETE)
     return {"state": "COMPLETE", "metrics": final["metrics"]}
 
 
