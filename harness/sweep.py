@@ -230,14 +230,20 @@ def next_trial(sweep: Sweep, studies: Studies):
 
 
 def work(sweep: Sweep, results: Path, studies: Studies, env: WorkerEnv) -> None:
-    """The worker loop: train waiting trials until none is left (search: until every arm is re-run)."""
+    """The worker loop: train waiting trials until none is left (search: until every arm is re-run).
+
+    With ``vectorize``, a popped seed cell trains together with the other waiting seeds of its arm.
+    """
+    from .sweep_vectorized import run_together
+
     while True:
         study, trial, cell = next_trial(sweep, studies)
         if trial is not None:
-            outcome = run_trial(study, trial, cell, sweep, results, studies.rdb, env)
-            env.ran.append(outcome)
-            if env.on_outcome and cell is not None:
-                env.on_outcome(cell, outcome)
+            together = sweep.config.vectorize and run_together(study, trial, cell, sweep, results, studies.rdb, env)
+            for cell, outcome in together or [(cell, run_trial(study, trial, cell, sweep, results, studies.rdb, env))]:
+                env.ran.append(outcome)
+                if env.on_outcome and cell is not None:
+                    env.on_outcome(cell, outcome)
             continue
         if not sweep.tuning:
             return
@@ -277,8 +283,7 @@ def prepare(study, trial, cell: Cell, sweep: Sweep, results: Path, env: WorkerEn
         raise UserError("no tuning trial of this arm completed, so there is no best config to re-run")
     if params:
         trial.set_user_attr("params", params)
-        cell = with_params(cell, params)
-    config = cell.config.model_copy(update=env.overrides(cell.config))
+    config = cell_config(cell, params, env)
     out = sweep_dir(results, sweep.config.name) / "runs" / cell.folder
     set_attrs(trial, {"run_dir": str(out), "config": config.dump(), "seed": cell.seed, "provenance": provenance()})
     resumed = resume_point(study, trial, cell.key, config, out)
@@ -287,6 +292,12 @@ def prepare(study, trial, cell: Cell, sweep: Sweep, results: Path, env: WorkerEn
     else:
         trial.set_user_attr("resumed_from", resumed)
     return config, out, resumed
+
+
+def cell_config(cell: Cell, params: dict[str, Any], env: WorkerEnv):
+    """The run config that trains ``cell``: with its searched ``params`` and this worker's device and threads."""
+    config = with_params(cell, params).config if params else cell.config
+    return config.model_copy(update=env.overrides(config))
 
 
 def reporter(trial, sweep: Sweep) -> Callable[[int, dict[str, float]], None]:
@@ -361,20 +372,26 @@ def resume_point(study, trial, key: str, config, out: Path) -> int | None:
     """
     from .store import load_checkpoint
 
-    earlier = [t for t in queue.by_key(study).get(key, [])
-               if t.number < trial.number and t.user_attrs.get("failure") != "duplicate"]
-    if not earlier or earlier[-1].user_attrs.get("failure", "lost") not in RESUMABLE:  # heartbeat: no reason
-        return None
-    if not (out / "checkpoint.pt").is_file() or not same_run(out / "config.yaml", config):
+    stopped = stopped_before(study, trial, key)
+    if stopped is None or not (out / "checkpoint.pt").is_file() or not same_run(out / "config.yaml", config):
         return None
     try:
         step = int(load_checkpoint(out / "checkpoint.pt")["step"])
     except UserError:  # unreadable: train afresh
         return None
-    for at, value in earlier[-1].intermediate_values.items():
+    for at, value in stopped.intermediate_values.items():
         if at <= step:
             trial.report(value, at)
     return step
+
+
+def stopped_before(study, trial, key: str):
+    """The attempt before ``trial`` if it was stopped or lost (its checkpoint may be continued), else None."""
+    earlier = [t for t in queue.by_key(study).get(key, [])
+               if t.number < trial.number and t.user_attrs.get("failure") != "duplicate"]
+    if not earlier or earlier[-1].user_attrs.get("failure", "lost") not in RESUMABLE:  # heartbeat: no reason
+        return None
+    return earlier[-1]
 
 
 def same_run(path: Path, config) -> bool:

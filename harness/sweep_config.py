@@ -18,7 +18,7 @@ from .config import RunConfig, Strict, apply_sets, format_errors, read_mapping, 
 from .design import SearchParam, design_arms, set_path, slug
 from .errors import UserError
 
-EXECUTION_KEYS = ("workers", "devices", "storage")  # how a sweep runs, not what it measures
+EXECUTION_KEYS = ("workers", "devices", "storage", "vectorize")  # how a sweep runs, not what it measures
 
 
 class Objective(Strict):
@@ -49,6 +49,7 @@ class SweepConfig(Strict):
     workers: int = Field(1, gt=0, description="worker processes on this machine")
     devices: list[str] = Field(default_factory=list, description="GPU indices (or cpu), one per worker in turn")
     storage: str | None = Field(None, description="Optuna storage URL; default: a journal file under results/<name>/")
+    vectorize: bool = Field(False, description="train the waiting seeds of an arm together as one batched model where they allow it")
 
     @field_validator("grid")
     @classmethod
@@ -150,6 +151,9 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
         sweep = SweepConfig.model_validate(data)
     except ValidationError as exc:
         raise UserError(*(f"{source}: {line}" for line in format_errors(exc, SweepConfig))) from None
+    if sweep.vectorize and sweep.pruner != "none" and not sweep.search:
+        raise UserError(f"{source}: vectorize: an arm's seeds train together, so pruner {sweep.pruner!r} cannot stop "
+                        "one of them (use pruner: none, or vectorize: false)")
     problems, cells, arms, tuning, factors = [], [], [], {}, {}
     explicit = "arms" in data
     for arm, change, point in design_arms(sweep.arms, sweep.grid, explicit):

@@ -22,7 +22,7 @@ from .config import RunConfig
 from .errors import TrainingFailure
 from .hooks import overrides
 from .plugin_manager import Catalog, get_catalog
-from .trainer import LossLog
+from .trainer import LossLog, Report
 
 if TYPE_CHECKING:
     from torch import Tensor, nn
@@ -272,9 +272,12 @@ class SeedLossLog(LossLog):
 
 
 def train_vectorized(
-    configs: list[RunConfig], outs: list[Path | None] | None = None, *, catalog: Catalog | None = None
+    configs: list[RunConfig], outs: list[Path | None] | None = None, *, catalog: Catalog | None = None,
+    reports: list[Report] | None = None,
 ) -> list[Outcome]:
     """Train configs that differ only in ``seed`` as one batched model; each writes to its ``outs`` folder.
+
+    ``reports[k](step, metrics)`` is called after each of seed k's evaluations, as ``train``'s ``report``.
 
     Returns each seed's outcome: what :func:`ganx.trainer.train` returns, or the TrainingFailure it
     would raise. Raises :class:`Unsupported` (before anything is trained or written) if the seeds
@@ -332,6 +335,8 @@ def train_vectorized(
                     if writers[k]:
                         writers[k].log({"step": step + 1, **finals[k][0]})
                 checkpoint()
+                for k in live() if reports else ():
+                    reports[k](step + 1, finals[k][0])
             if signals and step + 1 < config.steps:
                 seeds.unstack()
                 checkpoint()

@@ -1,0 +1,90 @@
+"""``vectorize: true``: a worker trains the waiting seeds of one arm together, as one batched model.
+
+The worker that pops a seed cell claims the arm's other waiting seed cells, each by the same
+storage transition as any pop (WAITING to RUNNING), so a cell is still trained exactly once however
+many workers race. Only seeds that start afresh join: a cell continuing a stopped attempt's
+checkpoint runs alone. Each claimed trial gets its worker, a heartbeat and the outcome of its own
+seed, recorded as a separate run's would be (see :func:`ganx.vectorized.train_vectorized`).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from . import cells as queue
+from . import liveness
+from .sweep import WorkerEnv, cell_config, prepare, record, reporter, search_params, stopped_before
+from .sweep_config import Cell, Sweep
+
+
+def run_together(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb: bool,
+                 env: WorkerEnv) -> list[tuple[Cell, dict[str, Any]]] | None:
+    """Train the popped ``trial`` with the other waiting seeds of its arm; each cell's recorded outcome.
+
+    None, with nothing claimed, if they cannot train together (the caller runs ``trial`` alone):
+    a tuning cell, a cell continuing a checkpoint, an arm the batched model does not support, or
+    no other seed waiting.
+    """
+    if cell is None or cell.tune is not None or stopped_before(study, trial, cell.key) is not None:
+        return None
+    params = search_params(trial, cell, sweep)
+    seeds = {c.key: c for c in sweep.cells if c.arm == cell.arm and c.key != cell.key}
+    if params is None or not seeds:
+        return None
+    if cannot_stack([cell_config(c, params, env) for c in (cell, next(iter(seeds.values())))]):
+        return None
+
+    def fresh_seed(frozen) -> bool:
+        key = queue.key_of(frozen)
+        return (key in seeds and frozen.user_attrs.get("params") == trial.user_attrs.get("params")
+                and stopped_before(study, frozen, key) is None)
+
+    claimed = [(trial, cell)]
+    try:
+        trial.set_user_attr("worker", liveness.identity(env.slot))
+        while (mate := queue.pop(study, keep=fresh_seed)) is not None:
+            claimed.append((mate, seeds[queue.key_of(mate)]))
+            mate.set_user_attr("worker", liveness.identity(env.slot))
+        if len(claimed) == 1:
+            return None
+        with ExitStack() as beating:
+            for claim, _ in claimed:
+                beating.enter_context(liveness.Heartbeat(study._storage, claim._trial_id, rdb))
+            outcomes = train_claimed(study, claimed, sweep, results, env)
+            return [(c, record(study, t, c, sweep, lambda o=o: settle(o))) for (t, c), o in zip(claimed, outcomes)]
+    except KeyboardInterrupt as stop:  # a signal (Interrupted: every seed's checkpoint is saved)
+        for claim, _ in claimed:
+            queue.close(study._storage, claim._trial_id, "interrupted", str(stop))
+        raise
+
+
+def cannot_stack(configs: list) -> str | None:
+    """Why these seeds cannot train as one batched model, found before any trial is claimed; None if they can."""
+    from .vectorized import Seeds, Unsupported
+
+    try:
+        Seeds(configs)  # why_not, then builds the seeds' nets and stacks their layers; trains nothing
+    except Unsupported as reason:
+        return str(reason)
+    return None
+
+
+def train_claimed(study, claimed: list, sweep: Sweep, results: Path, env: WorkerEnv) -> list:
+    """Each claimed seed's outcome: what ``train`` returns, or the exception it raised (a crash: every seed's)."""
+    from .vectorized import train_vectorized
+
+    try:
+        runs = [prepare(study, t, c, sweep, results, env) for t, c in claimed]
+        configs, outs = [config for config, _, _ in runs], [out for _, out, _ in runs]
+        return train_vectorized(configs, outs, reports=[reporter(t, sweep) for t, _ in claimed])
+    except Exception as exc:  # recorded for every seed, and retried like any crash
+        return [exc] * len(claimed)
+
+
+def settle(outcome) -> dict[str, Any]:
+    """A seed's outcome as ``record`` expects it from an attempt: returned, or raised."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
