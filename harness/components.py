@@ -166,9 +166,17 @@ class TrainingHooks:
     def after_eval(self, run: Run, metrics: dict[str, float]) -> None:
         """After the metrics of one evaluation are computed; may raise TrainingFailure."""
 
+    def state_dict(self) -> dict[str, Any]:
+        """This plugin's per-run state for a checkpoint: tensors and plain data only; {} for none."""
+        return {}
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """On resume, after :meth:`setup`: restore what :meth:`state_dict` returned."""
+
+
+STATE_METHODS = ("state_dict", "load_state_dict")  # called by the checkpoint code, not the loop
 HOOK_POINTS = tuple(
-    name for name in vars(TrainingHooks) if not name.startswith("_")
+    name for name in vars(TrainingHooks) if not name.startswith("_") and name not in STATE_METHODS
 )
 
 
@@ -209,7 +217,8 @@ class Trick(Plugin, TrainingHooks):
 
     Tricks act only through those hook points (docs/hooks.md lists when each fires). Register a
     trick with the ``register_tricks`` hook; each run gets a fresh instance, so per-run state
-    (an RNG, a buffer) lives on ``self``, created in :meth:`TrainingHooks.setup`.
+    (an RNG, a buffer) lives on ``self``, created in :meth:`TrainingHooks.setup` and, if it changes
+    while training, checkpointed through :meth:`TrainingHooks.state_dict`.
 
     >>> import torch
     >>> from pydantic import Field

@@ -26,6 +26,7 @@ class Hooks:
     """The plugins overriding each hook point, in order; non-overriders cost nothing per step."""
 
     def __init__(self, plugins: list[Plugin]):
+        self.plugins = plugins  # the loss, then the tricks in config order
         self.points = {point: [p for p in plugins if overrides(p, point)] for point in HOOK_POINTS}
 
     def each(self, point: str, *args: Any) -> None:

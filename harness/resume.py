@@ -3,8 +3,9 @@
 SIGINT and SIGTERM only set a flag while a run trains; the loop checks it after each step, saves a
 checkpoint and raises :class:`Interrupted`. A second signal acts at once (the previous handler).
 A checkpoint holds everything the next step depends on, so a resumed run reproduces the
-uninterrupted one: both networks, both optimizers, the RNG states and the partial loss log.
-Plugins with internal state (e.g. a replay buffer) start that state afresh on resume.
+uninterrupted one: both networks, both optimizers, the RNG states, the loop's step counts,
+``run.last`` (a frozen network's latest losses), the partial loss log, and each plugin's own
+state (:meth:`ganx.TrainingHooks.state_dict`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from .components import Run
+from .components import Plugin, Run
+from .hooks import blamed
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -52,8 +54,32 @@ def deferred_signals() -> Iterator[list[int]]:
             signal.signal(s, handler)
 
 
-def run_state(run: Run, log_total, log_count: int) -> dict[str, Any]:
-    """Everything a checkpoint holds after ``run.step + 1`` finished steps (tensors and plain data)."""
+def plugin_key(position: int, plugin: Plugin) -> str:
+    """A plugin's key in a checkpoint: its position (the loss is 0, then the tricks) and name."""
+    return f"{position}.{plugin.name}"
+
+
+def plugin_states(plugins: list[Plugin]) -> dict[str, dict[str, Any]]:
+    """Each plugin's non-empty ``state_dict()``, by :func:`plugin_key`."""
+    states = {plugin_key(i, p): blamed(p, "state_dict") for i, p in enumerate(plugins)}
+    return {key: state for key, state in states.items() if state}
+
+
+def load_plugin_states(plugins: list[Plugin], states: dict[str, dict[str, Any]]) -> None:
+    """Hand each plugin its saved state; a plugin with none saved keeps its fresh state."""
+    keys = {plugin_key(i, p): p for i, p in enumerate(plugins)}
+    unknown = sorted(set(states) - set(keys))
+    if unknown:
+        raise ValueError(f"it holds state of plugins this run has not: {', '.join(unknown)}")
+    for key, state in states.items():
+        blamed(keys[key], "load_state_dict", state)
+
+
+def run_state(run: Run, log_total, log_count: int, plugins: list[Plugin] = ()) -> dict[str, Any]:
+    """Everything a checkpoint holds after ``run.step + 1`` finished steps (tensors and plain data).
+
+    ``plugins`` are the run's loss and tricks in config order, whose state is kept too.
+    """
     import torch
 
     state = {
@@ -66,14 +92,20 @@ def run_state(run: Run, log_total, log_count: int) -> dict[str, Any]:
         "torch_rng": torch.get_rng_state(),
         "python_rng": random.getstate(),
         "log": {"total": log_total, "count": log_count},
+        "loop": {"d_steps": run.d_steps, "g_steps": run.g_steps},
+        "last": dict(run.last),
+        "plugins": plugin_states(list(plugins)),
     }
     if run.device.type == "cuda":
         state["cuda_rng"] = torch.cuda.get_rng_state(run.device)
     return state
 
 
-def restore(run: Run, state: dict[str, Any]) -> tuple[int, Any, int]:
-    """Load a checkpoint into a freshly built run; returns (finished steps, log total, log count)."""
+def restore(run: Run, state: dict[str, Any], plugins: list[Plugin] = ()) -> tuple[int, Any, int]:
+    """Load a checkpoint into a freshly built run and its ``plugins`` (after their setup).
+
+    Returns (finished steps, log total, log count). What an older checkpoint lacks starts afresh.
+    """
     import torch
 
     run.generator.load_state_dict(state["generator"])
@@ -86,20 +118,24 @@ def restore(run: Run, state: dict[str, Any]) -> tuple[int, Any, int]:
         random.setstate(state["python_rng"])
     if "cuda_rng" in state and run.device.type == "cuda":
         torch.cuda.set_rng_state(state["cuda_rng"], run.device)
+    if "loop" in state:  # tricks may change the step counts as they train (loss_balance, replay_buffer)
+        run.d_steps, run.g_steps = int(state["loop"]["d_steps"]), int(state["loop"]["g_steps"])
+    run.last = {k: v.to(run.device) if isinstance(v, torch.Tensor) else v for k, v in state.get("last", {}).items()}
+    load_plugin_states(list(plugins), state.get("plugins", {}))
     log = state.get("log") or {"total": None, "count": 0}
     total = log["total"].to(run.device) if log["total"] is not None else None
     return int(state["step"]), total, int(log["count"])
 
 
-def resume_from(run: Run, path) -> tuple[int, Any, int]:
+def resume_from(run: Run, path, plugins: list[Plugin] = ()) -> tuple[int, Any, int]:
     """:func:`restore` from the checkpoint file at ``path``; a mismatch is a UserError naming it."""
-    from .errors import UserError
+    from .errors import PluginError, UserError
     from .store import load_checkpoint
 
     state = load_checkpoint(path)
     try:
-        return restore(run, state)
-    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:
+        return restore(run, state, plugins)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError, PluginError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"{path}: does not fit this run's config ({first})") from None
 

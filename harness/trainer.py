@@ -156,8 +156,9 @@ def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
         )
         d_loss = blamed(run.loss, "d_loss", real_logits, fake_logits, real_target, fake_target)
         d_loss = hooks.pipe("adjust_d_loss", d_loss, DBatch(real, fake, real_logits, fake_logits), run)
+    run.last["real_logits"], run.last["fake_logits"] = real_logits.detach(), fake_logits.detach()
     update(run, hooks, "d", d_loss, measure, amp)
-    return run.last["d_loss"], real_logits.detach(), fake_logits.detach()
+    return run.last["d_loss"], run.last["real_logits"], run.last["fake_logits"]
 
 
 def g_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
@@ -294,7 +295,7 @@ def train(
     log, log_every = LossLog(), config.log_every
     start = 0
     if resume:
-        start, log.total, log.count = resume_from(run, Path(out) / "checkpoint.pt")
+        start, log.total, log.count = resume_from(run, Path(out) / "checkpoint.pt", hooks.plugins)
     writer = results.RunWriter(out, config, start if resume else None) if out else None
     eval_every = config.eval.every
     values: dict[str, float] = {}
@@ -304,10 +305,11 @@ def train(
                 run.step = step
                 measure = (step + 1) % log_every == 0
                 for _ in range(run.d_steps):
-                    d_loss, d_real, d_fake = d_step(run, hooks, measure, amp_d)
+                    d_step(run, hooks, measure, amp_d)
                 for _ in range(run.g_steps):
-                    g_loss = g_step(run, hooks, measure, amp_g)
-                log.add(d_loss, g_loss, d_real, d_fake)
+                    g_step(run, hooks, measure, amp_g)
+                last = run.last  # this step's, or a frozen network's latest (kept in checkpoints)
+                log.add(last["d_loss"], last["g_loss"], last["real_logits"], last["fake_logits"])
 
                 if measure or step + 1 == config.steps:
                     row = log.flush(run)
@@ -317,12 +319,12 @@ def train(
                     values, protocol, fake = evaluate(run, hooks, metrics)
                     if writer:
                         writer.log({"step": step + 1, **values})
-                        writer.checkpoint(run_state(run, log.total, log.count))
+                        writer.checkpoint(run_state(run, log.total, log.count, hooks.plugins))
                     if report:
                         report(step + 1, values)
                 if signals and step + 1 < config.steps:
                     if writer:
-                        writer.checkpoint(run_state(run, log.total, log.count))
+                        writer.checkpoint(run_state(run, log.total, log.count, hooks.plugins))
                     raise Interrupted(signals[0], step + 1)
     except TrainingFailure as failure:
         if writer:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from ganx import Loss, Params, hookimpl
+from ganx.plugins.randomness import OwnRng
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -69,7 +70,7 @@ class Wasserstein(Loss):
             clip_weights(run.discriminator, self.params.clip)
 
 
-class WassersteinGP(Loss):
+class WassersteinGP(OwnRng, Loss):
     """Gulrajani et al. 2017: the Wasserstein loss plus gp_weight·E[(||∇D(x̂)|| - 1)²], no clipping."""
 
     name = "wgan-gp"
@@ -79,11 +80,6 @@ class WassersteinGP(Loss):
 
     d_loss = Wasserstein.d_loss
     g_loss = Wasserstein.g_loss
-
-    def setup(self, run):
-        from ganx.plugins.randomness import own_rng
-
-        self.rng = own_rng(run, self.name)
 
     def adjust_d_loss(self, d_loss, batch, run):
         from ganx.plugins.penalties import unit_gradient_penalty

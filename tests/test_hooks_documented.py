@@ -16,7 +16,7 @@ import pluggy
 import pytest
 
 from ganx import Architecture, Dataset, Loss, Metric, Normalization, TrainingHooks, hookimpl, hookspecs
-from ganx.components import HOOK_POINTS
+from ganx.components import HOOK_POINTS, STATE_METHODS
 from ganx.plugin_manager import CATEGORIES, get_catalog
 
 DOC = (Path(__file__).parent.parent / "docs" / "hooks.md").read_text()
@@ -31,6 +31,7 @@ PLUGIN_METHODS = [
         (Normalization, ["layer", "wrap"]),
         (Dataset, ["load", "modes"]),
         (Metric, ["compute", "protocol"]),
+        (TrainingHooks, list(STATE_METHODS)),
     ]
     for name in names
 ]

@@ -21,7 +21,7 @@ ARMED = {"on": False}
 
 
 class StopAt(Trick):
-    """Sends this process a signal at the end of step ``at`` while armed (the test's deterministic 'kill')."""
+    """Sends this process one signal at the end of step ``at`` while armed (the test's deterministic 'kill')."""
 
     name = "test-stop-at"
 
@@ -31,6 +31,7 @@ class StopAt(Trick):
 
     def after_g_step(self, run):
         if ARMED["on"] and run.step + 1 == self.params.at:
+            ARMED["on"] = False  # once, though G may step several times in step ``at`` (a second signal kills)
             os.kill(os.getpid(), getattr(signal, self.params.signal))
 
 
@@ -170,3 +171,84 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(ganx, tiny,
     assert code == 2 and "checkpoint.pt" in stderr and "No space left" in stderr
     assert load_checkpoint(tmp_path / "out" / "checkpoint.pt")["step"] == 10
     assert leftovers(tmp_path / "out") == []
+
+
+# Plugins' own state (generators, buffers, EMA weights, counters) is in the checkpoint too.
+
+STATEFUL = [
+    {"name": "label_smoothing", "mode": "random"},
+    {"name": "noisy_labels", "p": 0.2},
+    {"name": "instance_noise", "std": 0.2},
+    {"name": "replay_buffer", "mode": "fakes", "size": 48, "fraction": 0.5},
+    {"name": "ema", "decay": 0.9},
+    {"name": "dragan", "weight": 1.0},
+    {"name": "loss_balance", "d_threshold": 1.35, "g_threshold": 0.7, "max_steps": 2, "every": 2},
+    {"name": "failure_detector", "every": 3},
+    {"name": "optimizer_schedule", "lr_decay": 1.01},
+]
+SWAP_D = {"name": "replay_buffer", "mode": "checkpoints", "net": "d", "keep": 3, "every": 2, "swap_prob": 0.7, "swap_for": 4}
+
+
+def identical(a, b) -> bool:
+    """Equal to the last bit: tensors elementwise, containers item by item."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(identical(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(identical, a, b))
+    return a == b
+
+
+def stop_and_resume(ganx, tiny, tmp_path, stop_trick, tricks) -> tuple[Path, Path, dict]:
+    """Train ``tricks`` whole, and again stopped after step 7 then resumed; returns both folders and the cut checkpoint."""
+    config = config_file(tmp_path, tiny)
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [*tricks, {"name": "test-stop-at"}]}))
+    assert ganx("run", config, "--out", tmp_path / "whole")[0] == 0
+    stop_trick["on"] = True
+    assert ganx("run", config, "--out", tmp_path / "cut")[0] == 143
+    stop_trick["on"] = False
+    cut_checkpoint = load_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    code, _, stderr = ganx("run", "--resume", tmp_path / "cut")
+    assert code == 0, stderr
+    return tmp_path / "whole", tmp_path / "cut", cut_checkpoint
+
+
+def assert_same_results(whole: Path, cut: Path) -> None:
+    assert read_jsonl(cut / "metrics.jsonl") == read_jsonl(whole / "metrics.jsonl")
+    assert json.loads((cut / "final.json").read_text()) == json.loads((whole / "final.json").read_text())
+    assert identical(load_checkpoint(cut / "checkpoint.pt"), load_checkpoint(whole / "checkpoint.pt"))
+
+
+def test_a_run_with_every_stateful_trick_resumes_bit_identically(ganx, tiny, tmp_path, stop_trick):
+    whole, cut, stopped = stop_and_resume(ganx, tiny, tmp_path, stop_trick, STATEFUL)
+    assert sorted(stopped["plugins"]) == [  # the loss (0) has none; optimizer_schedule follows run.step
+        "1.label_smoothing", "2.noisy_labels", "3.instance_noise", "4.replay_buffer", "5.ema", "6.dragan",
+        "7.loss_balance", "8.failure_detector",
+    ]
+    assert stopped["plugins"]["4.replay_buffer"]["filled"] == 48
+    assert_same_results(whole, cut)
+
+
+def test_a_run_stopped_while_an_old_d_is_swapped_in_resumes_bit_identically(ganx, tiny, tmp_path, stop_trick):
+    whole, cut, stopped = stop_and_resume(ganx, tiny, tmp_path, stop_trick, [SWAP_D, {"name": "r1"}])
+    assert stopped["loop"]["d_steps"] == 0 and stopped["plugins"]["1.replay_buffer"]["current"] is not None
+    assert_same_results(whole, cut)
+
+
+def test_a_checkpoint_without_plugin_state_still_resumes(ganx, tiny, tmp_path, stop_trick):
+    """An older checkpoint (no plugin state, no loop counts) continues, with the plugins' state afresh."""
+    from ganx.store import save_checkpoint
+
+    config = config_file(tmp_path, tiny)
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [*STATEFUL, {"name": "test-stop-at"}]}))
+    stop_trick["on"] = True
+    assert ganx("run", config, "--out", tmp_path / "old")[0] == 143
+    stop_trick["on"] = False
+    state = load_checkpoint(tmp_path / "old" / "checkpoint.pt")
+    save_checkpoint(tmp_path / "old" / "checkpoint.pt", {k: v for k, v in state.items() if k not in ("plugins", "loop")})
+    code, _, stderr = ganx("run", "--resume", tmp_path / "old")
+    assert code == 0, stderr
+    assert json.loads((tmp_path / "old" / "final.json").read_text())["step"] == 20

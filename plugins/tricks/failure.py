@@ -29,6 +29,14 @@ class FailureDetector(Trick):
 
     def setup(self, run):
         self.collapsed, self.seen, self.norms = 0, -1, {}
+        self.device = run.device
+
+    def state_dict(self):
+        return {"collapsed": self.collapsed, "seen": self.seen, "norms": self.norms}
+
+    def load_state_dict(self, state):
+        self.collapsed, self.seen = state["collapsed"], state["seen"]
+        self.norms = {net: norm.to(self.device) for net, norm in state["norms"].items()}
 
     def checking(self, run) -> bool:
         return run.step % self.params.every == 0

@@ -97,5 +97,11 @@ class EMA(Trick):
             for average, current in zip(self.average.buffers(), run.generator.buffers()):
                 average.copy_(current)
 
+    def state_dict(self):
+        return {"average": self.average.state_dict()}
+
+    def load_state_dict(self, state):
+        self.average.load_state_dict(state["average"])
+
 
 TRICKS = (Latent, GDropout, GLayerNoise, EMA)

@@ -7,9 +7,10 @@ from typing import Literal
 from pydantic import Field
 
 from ganx import Params, Trick
+from ganx.plugins.randomness import OwnRng
 
 
-class LabelSmoothing(Trick):
+class LabelSmoothing(OwnRng, Trick):
     """Soft targets for D (Salimans et al. 2016; ganhacks #6).
 
     ``one_sided``: real -> ``real`` (0.9), fake stays 0. ``two_sided``: real -> ``real``, fake -> ``fake``.
@@ -24,11 +25,6 @@ class LabelSmoothing(Trick):
         fake: float = Field(0.1, description="two_sided only")
         real_range: tuple[float, float] = (0.7, 1.2)
         fake_range: tuple[float, float] = (0.0, 0.3)
-
-    def setup(self, run):
-        from ganx.plugins.randomness import own_rng
-
-        self.rng = own_rng(run, self.name)
 
     def d_targets(self, real_target, fake_target, run):
         from ganx.plugins.randomness import uniform
@@ -45,18 +41,13 @@ class LabelSmoothing(Trick):
         return torch.full_like(real_target, p.real), fake
 
 
-class NoisyLabels(Trick):
+class NoisyLabels(OwnRng, Trick):
     """Swap D's real and fake targets for a random fraction ``p`` of each batch (ganhacks #6)."""
 
     name = "noisy_labels"
 
     class Params(Params):
         p: float = Field(0.05, ge=0, le=1, description="probability that a sample's target is flipped")
-
-    def setup(self, run):
-        from ganx.plugins.randomness import own_rng
-
-        self.rng = own_rng(run, self.name)
 
     def d_targets(self, real_target, fake_target, run):
         import torch

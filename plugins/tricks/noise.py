@@ -8,9 +8,10 @@ from typing import Literal
 from pydantic import Field
 
 from ganx import Params, Trick
+from ganx.plugins.randomness import OwnRng
 
 
-class InstanceNoise(Trick):
+class InstanceNoise(OwnRng, Trick):
     """Gaussian noise on every input D sees, real and fake, in D and G steps (Sønderby et al. 2016; ganhacks #13).
 
     The std starts at ``std`` and is annealed to 0 at step ``horizon`` (default: the run's length):
@@ -26,9 +27,7 @@ class InstanceNoise(Trick):
         decay: float = Field(100.0, gt=1, description="exponential only: std(horizon⁻) = std / decay")
 
     def setup(self, run):
-        from ganx.plugins.randomness import own_rng
-
-        self.rng = own_rng(run, self.name)
+        super().setup(run)
         self.horizon = self.params.horizon or run.config.steps
 
     def std_at(self, step: int) -> float:

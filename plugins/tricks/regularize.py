@@ -7,15 +7,11 @@ from typing import Literal
 from pydantic import Field
 
 from ganx import Params, Trick
+from ganx.plugins.randomness import OwnRng
 
 
-class Penalty(Trick):
+class Penalty(OwnRng, Trick):
     """A weighted penalty on D's input gradients, added to D's loss at every D step."""
-
-    def setup(self, run):
-        from ganx.plugins.randomness import own_rng
-
-        self.rng = own_rng(run, self.name)
 
     def penalty(self, run, batch):
         """The weighted penalty term."""

@@ -16,6 +16,14 @@ class FakeReplay:
         self.size, self.fraction, self.rng = size, fraction, rng
         self.buffer, self.filled, self.position = None, 0, 0
 
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.get_state(), "buffer": self.buffer, "filled": self.filled, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rng.set_state(state["rng"])
+        self.buffer = None if state["buffer"] is None else state["buffer"].to(self.rng.device)
+        self.filled, self.position = state["filled"], state["position"]
+
     def mix(self, fake):
         import torch
 
@@ -48,6 +56,17 @@ class CheckpointSwap:
         self.net, self.keep, self.every, self.swap_prob, self.swap_for = net, keep, every, swap_prob, swap_for
         self.random = random.Random(seed)
         self.snapshots, self.current, self.until, self.seen = [], None, -1, -1
+        self.steps_before = None  # the frozen network's step count while an old snapshot is in
+
+    STATE = ("snapshots", "current", "until", "seen", "steps_before")
+
+    def state_dict(self) -> dict:
+        return {"random": self.random.getstate()} | {name: getattr(self, name) for name in self.STATE}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.random.setstate(state["random"])
+        for name in self.STATE:
+            setattr(self, name, state[name])
 
     def module(self, run):
         return run.generator if self.net == "g" else run.discriminator
@@ -114,6 +133,16 @@ class ReplayBuffer(Trick):
             self.replay = FakeReplay(p.size, p.fraction, own_rng(run, self.name))
         else:
             self.swap = CheckpointSwap(p.net, p.keep, p.every, p.swap_prob, p.swap_for, run.config.seed)
+
+    def past(self):
+        """What this mode remembers: the fakes buffer or the checkpoint swapper."""
+        return self.replay if self.params.mode == "fakes" else self.swap
+
+    def state_dict(self):
+        return self.past().state_dict()
+
+    def load_state_dict(self, state):
+        self.past().load_state_dict(state)
 
     def d_inputs(self, real, fake, run):
         return (real, self.replay.mix(fake)) if self.params.mode == "fakes" else (real, fake)

@@ -75,6 +75,12 @@ class LossBalance(Trick):
         self.base = None  # the usual counts, read once every trick's setup has run (order-free)
         self.seen = -1
 
+    def state_dict(self):
+        return {"base": self.base, "seen": self.seen}
+
+    def load_state_dict(self, state):
+        self.base, self.seen = state["base"], state["seen"]
+
     def after_g_step(self, run):
         if self.base is None:
             self.base = {"d_steps": run.d_steps, "g_steps": run.g_steps}
