@@ -252,3 +252,18 @@ def test_a_checkpoint_without_plugin_state_still_resumes(ganx, tiny, tmp_path, s
     code, _, stderr = ganx("run", "--resume", tmp_path / "old")
     assert code == 0, stderr
     assert json.loads((tmp_path / "old" / "final.json").read_text())["step"] == 20
+
+
+def test_plugin_state_the_run_cannot_take_is_a_config_mismatch(ganx, tiny, tmp_path, stop_trick):
+    from ganx.store import save_checkpoint
+
+    config = config_file(tmp_path, tiny)
+    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [{"name": "ema"}, {"name": "test-stop-at"}]}))
+    stop_trick["on"] = True
+    assert ganx("run", config, "--out", tmp_path / "out")[0] == 143
+    stop_trick["on"] = False
+    state = load_checkpoint(tmp_path / "out" / "checkpoint.pt")
+    for plugins, named in [({"1.swa": state["plugins"]["1.ema"]}, "1.swa"), ({"1.ema": {"average": {}}}, "ema")]:
+        save_checkpoint(tmp_path / "out" / "checkpoint.pt", {**state, "plugins": plugins})
+        code, _, stderr = ganx("run", "--resume", tmp_path / "out")
+        assert code == 2 and "does not fit this run's config" in stderr and named in stderr, stderr
