@@ -25,6 +25,7 @@ BENCHMARKS = [
     ("bench_sweep_scaling.py", [], ["--rounds", "1", "--steps", "600"]),
     ("bench_metrics.py", [], ["--sizes", "2000"]),
     ("bench_vectorized.py", [], ["--quick"]),
+    ("bench_sweep_vectorized.py", [], ["--rounds", "1", "--seeds", "4", "--steps", "1000"]),
 ]
 
 
@@ -43,6 +44,8 @@ def headline(row: dict) -> tuple[str, str, str] | None:
         return row["command"], value, f"<= {row['goal_s']} s, no torch"
     if bench == "metrics":
         return f"metric {row['metric']}, {row['fake']} fakes", f"{row['seconds']:.2f} s", "-"
+    if bench.startswith("sweep vectorize"):
+        return f"sweep vectorize on/off, {row['cells']} MLP cells", f"{row['speedup']:.2f}x", "-"
     if bench.startswith("vectorized seeds"):
         goal = ">= 4x" if row["setup"].startswith("(a)") else "-"
         return f"vectorized seeds K={row['k']}, {row['setup']}", f"{row['speedup']:.2f}x, same result: {row['same_result']}", goal
