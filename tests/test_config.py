@@ -107,3 +107,13 @@ def test_weight_clip_on_g_only_does_not_conflict_with_spectral_norm_on_d(tiny):
     assert validate_run(tiny, "run.yaml").tricks[0].params == {"nets": "g"}
     tiny["tricks"] = [{"name": "weight_clip", "nets": "both"}]
     assert "tricks[0]: weight_clip weight clipping conflicts with norm.d: spectral" in problems(tiny)
+
+
+def test_shipped_run_configs_validate():
+    from pathlib import Path
+
+    folder = Path(__file__).parent.parent / "sweeps" / "runs"
+    paths = sorted(folder.glob("*.yaml"))
+    assert paths
+    for path in paths:
+        assert load_run(path).steps > 0
