@@ -15,7 +15,8 @@ from typing import Any
 
 from . import cells as queue
 from . import liveness
-from .sweep import WorkerEnv, cell_config, prepare, record, reporter, search_params, stopped_before
+from .sweep import WorkerEnv
+from .trials import cell_config, prepare, record, reporter, search_params, stopped_before
 from .sweep_config import Cell, Sweep
 
 

@@ -261,7 +261,7 @@ def test_a_sweep_where_every_cell_diverges_still_prints_its_table(tmp_path, tiny
 
 
 def test_only_a_checkpoint_of_the_same_config_is_continued_whatever_device_and_threads(tmp_path, tiny):
-    from ganx.sweep import same_run
+    from ganx.trials import same_run
 
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(validate_run(tiny, "test").dump()))
     assert same_run(tmp_path / "config.yaml", validate_run({**tiny, "threads": 3, "device": "auto"}, "test"))
