@@ -98,8 +98,9 @@ def assert_exactly_once(study, keys: list[str]) -> None:
     assert trained == Counter(keys)
 
 
-def test_two_processes_on_one_journal_study_run_every_cell_once(tmp_path, tiny):
-    path = write(tmp_path, tiny, arms={"a": {}, "b": {"loss": "hinge"}}, seeds=[0, 1])
+@pytest.mark.parametrize("vectorize", [False, True], ids=["one-by-one", "vectorized-seeds"])
+def test_two_processes_on_one_journal_study_run_every_cell_once(tmp_path, tiny, vectorize):
+    path = write(tmp_path, tiny, arms={"a": {}, "b": {"loss": "hinge"}}, seeds=[0, 1], vectorize=vectorize)
     results = tmp_path / "results"
     first = ganx_process(tmp_path, "sweep", path, "--results", results, "--workers", "2")
     second = ganx_process(tmp_path, "sweep", path, "--results", results)

@@ -7,7 +7,7 @@ import os
 import signal
 
 import pytest
-from test_sweep_execution import assert_exactly_once, finished, ganx_process, write
+from test_sweep_execution import assert_exactly_once, write
 from test_vectorized import NanArch
 
 from ganx import trainer, vectorized
@@ -61,16 +61,6 @@ def test_an_arm_trains_its_seeds_together_and_records_each_as_its_separate_run(t
         assert trial.user_attrs["metrics"] == pytest.approx(separate.user_attrs["metrics"], rel=1e-4, abs=1e-6)
         assert trial.intermediate_values == pytest.approx(separate.intermediate_values, rel=1e-4, abs=1e-6)
         assert trial.value == pytest.approx(separate.value, rel=1e-4, abs=1e-6)
-
-
-def test_two_processes_with_vectorize_complete_every_cell_once(tmp_path, tiny):
-    path = write(tmp_path, tiny, arms={"a": {}, "b": {"loss": "hinge"}}, seeds=SEEDS, vectorize=True)
-    results = tmp_path / "results"
-    first = ganx_process(tmp_path, "sweep", path, "--results", results, "--workers", "2")
-    second = ganx_process(tmp_path, "sweep", path, "--results", results)
-    finished(first), finished(second)
-    sweep = load_sweep(path)
-    assert_exactly_once(open_studies(sweep, results).main, [c.key for c in sweep.cells])
 
 
 def test_a_diverging_seed_fails_alone(tmp_path, tiny, ganx, register_plugin, together):
