@@ -243,8 +243,14 @@ def _field_names(model: type[BaseModel], loc: tuple) -> list[str]:
 def _path(loc: tuple, prefix: str = "") -> str:
     out = prefix
     for part in loc:
-        out = f"{out}[{part}]" if isinstance(part, int) else (f"{out}.{part}" if out else str(part))
+        out = f"{out}[{part}]" if isinstance(part, int) else (f"{out}.{_key(part)}" if out else _key(part))
     return out or "(top level)"
+
+
+def _key(part: object) -> str:
+    """A key as written, or quoted when it is empty or holds spaces or control characters (one line)."""
+    text = str(part)
+    return text if text and text.isprintable() and " " not in text else repr(text)
 
 
 def format_errors(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[str]:

@@ -117,3 +117,11 @@ def test_shipped_run_configs_validate():
     assert paths
     for path in paths:
         assert load_run(path).steps > 0
+
+
+def test_odd_keys_are_quoted_so_each_problem_stays_on_one_line(tiny):
+    tiny["\n"] = 1
+    tiny["two words"] = 2
+    text = problems(tiny)
+    assert "run.yaml: '\\n': unknown key" in text and "run.yaml: 'two words': unknown key" in text
+    assert len(text.splitlines()) == 2

@@ -131,7 +131,7 @@ def check(code: int, out: str, err: str) -> None:
     assert "Traceback" not in out + err
     if code == 2:
         lines = err.strip().splitlines()
-        assert lines and (lines[0].startswith("error: ") or lines[0].startswith("Usage:")), err
+        assert lines and all(line.startswith("error: ") for line in lines), err
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
