@@ -70,8 +70,6 @@ def run_workers(sweep: Sweep, results: Path, storage: str | None, studies: Studi
     """
     import multiprocessing
 
-    from .resume import Interrupted
-
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=worker_main, args=(sweep.raw, sweep.source, results, storage, env),
                                  name=f"ganx-worker-{env.slot}") for env in envs[1:]]
@@ -93,7 +91,7 @@ def run_workers(sweep: Sweep, results: Path, storage: str | None, studies: Studi
             process.start()
         try:
             work(sweep, results, studies, envs[0])
-        except (Interrupted, KeyboardInterrupt):
+        except KeyboardInterrupt:  # our handler between trials, or the trainer's Interrupted (a subclass)
             stopped.append(signal.SIGTERM)
             stop_children()
         for process in processes:
