@@ -1,10 +1,13 @@
 """The cell queue of one Optuna study: each cell is enqueued once, popped once, and recovered if lost.
 
 A waiting trial carries ``queued`` (the cell key) and ``attempt``. Popping is race-safe in the
-storage (only one process moves a trial from WAITING to RUNNING). Two coordinators that enqueue
-at the same moment can still both add a cell, so the popper checks: the lowest-numbered trial of a
-(cell, attempt) is the real one, and a trial of a cell that already has an outcome is a duplicate;
-a duplicate is closed as FAIL (``failure: duplicate``) without training.
+storage (only one process moves a trial from WAITING to RUNNING), and the winner records itself as
+the trial's ``worker`` with its very next write, before anything else. A claim with no worker record
+is taken as lost once it is older than :data:`ganx.liveness.CLAIM_S` (its worker died between those
+two writes). Two coordinators that enqueue at the same moment can still both add a cell, so the
+popper checks: a trial of a cell that already has an outcome, or whose lower-numbered copy of the
+same attempt is waiting or running, is a duplicate, closed as FAIL (``failure: duplicate``) without
+training. A copy whose twin failed (lost, say) is not a duplicate: it is the cell's next try.
 
 A trial gets ``cell``, ``arm`` and ``seed`` (what the table reads) only with its *final* outcome:
 complete, pruned, diverged, or a failure past the retry limit. Attempts that will be retried
@@ -18,7 +21,8 @@ from typing import Any
 
 from . import liveness
 
-NOT_ATTEMPTS = ("interrupted", "duplicate")  # failures that do not use up a retry
+NOT_ATTEMPTS = ("interrupted", "duplicate", "fault")  # failures that do not use up a retry (fault: disk, database)
+RETRIED = ("lost", *NOT_ATTEMPTS)  # failures that leave the cell to run again (lost: up to the retry limit)
 
 
 def key_of(trial) -> str | None:
@@ -26,10 +30,16 @@ def key_of(trial) -> str | None:
 
 
 def is_final(trial) -> bool:
+    """Whether the trial is its cell's outcome: complete, pruned, or a failure that is not retried.
+
+    An attempt lost while it recorded its outcome may carry the outcome's attrs; its ``failure``
+    (lost) says that it is not the outcome.
+    """
     from optuna.trial import TrialState
 
+    attrs = trial.user_attrs
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
-        trial.state == TrialState.FAIL and "cell" in trial.user_attrs
+        trial.state == TrialState.FAIL and "cell" in attrs and attrs.get("failure") not in RETRIED
     )
 
 
@@ -72,7 +82,7 @@ def enqueue_missing(study, cells: list, retries: int, outcome_attrs, extra: dict
         if len(tried) > retries:
             last = tried[-1].user_attrs
             study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={
-                **outcome_attrs(cell), "queued": cell.key, "failure": last.get("failure", "lost"),
+                **outcome_attrs(cell), "queued": cell.key, "failure": "gave-up",
                 "error": f"gave up after {len(tried)} attempts; last: {last.get('error', 'worker lost')}",
             }))
             continue
@@ -84,18 +94,21 @@ def enqueue_missing(study, cells: list, retries: int, outcome_attrs, extra: dict
 
 def is_duplicate(study, frozen) -> bool:
     """Another trial is the real one for this cell (see the module docstring)."""
+    from optuna.trial import TrialState
+
     key, attempt = key_of(frozen), frozen.user_attrs.get("attempt", 0)
     for other in by_key(study).get(key, []):
         if other.number == frozen.number:
             continue
-        if is_final(other) or (other.user_attrs.get("attempt", 0) == attempt and other.number < frozen.number):
+        twin = other.user_attrs.get("attempt", 0) == attempt and other.number < frozen.number
+        if is_final(other) or (twin and other.state in (TrialState.WAITING, TrialState.RUNNING)):
             return True
     return False
 
 
-def pop(study, keep=None):
-    """Take one waiting trial for this process (one that ``keep(frozen)`` accepts, if given), or None
-    if there is none. Duplicates are closed."""
+def pop(study, worker: dict[str, Any], keep=None):
+    """Take one waiting trial for ``worker`` (:func:`ganx.liveness.identity`; one that ``keep(frozen)``
+    accepts, if given), or None if there is none. Duplicates are closed."""
     import optuna
     from optuna.trial import TrialState
 
@@ -109,7 +122,8 @@ def pop(study, keep=None):
             try:
                 if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
                     continue
-            except optuna.exceptions.UpdateFinishedTrialError:
+                storage.set_trial_user_attr(frozen._trial_id, "worker", worker)
+            except optuna.exceptions.UpdateFinishedTrialError:  # taken, or reclaimed as ownerless
                 continue
             if key_of(frozen) and is_duplicate(study, frozen):
                 close(storage, frozen._trial_id, "duplicate", "this cell was enqueued twice; the other trial runs it")
@@ -117,8 +131,9 @@ def pop(study, keep=None):
             return optuna.Trial(study, frozen._trial_id)
 
 
-def close(storage, trial_id: int, failure: str, error: str) -> bool:
-    """Mark a trial FAIL with its reason; False if another process finished it first."""
+def close(storage, trial_id: int, failure: str, error: str, quiet: bool = False) -> bool:
+    """Mark a trial FAIL with its reason; False if another process finished it first, or (``quiet``)
+    if the storage itself failed (the trial is then found lost later)."""
     import optuna
     from optuna.trial import TrialState
 
@@ -128,6 +143,10 @@ def close(storage, trial_id: int, failure: str, error: str) -> bool:
         return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         return False
+    except Exception:
+        if quiet:
+            return False
+        raise
 
 
 def recover_lost(study, rdb: bool) -> int:
@@ -144,7 +163,9 @@ def recover_lost(study, rdb: bool) -> int:
     else:
         lost = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not liveness.alive(trial, rdb):
-            worker = trial.user_attrs["worker"]
-            lost += close(study._storage, trial._trial_id, "lost", f"worker {worker['host']}:{worker['pid']} died")
+        if not liveness.alive(trial):
+            worker = trial.user_attrs.get("worker")
+            why = f"worker {worker['host']}:{worker['pid']} died" if worker else "its worker died before recording itself"
+            lost += close(study._storage, trial._trial_id, "lost", why)
     return lost
+

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import UserError
+from .errors import EnvironmentFault, UserError, environment_fault
 
 app = typer.Typer(
     help="ganx: train GANs and run ablation sweeps over losses, architectures, norms and tricks.",
@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+INCOMPLETE = 1  # exit code of `sweep` and `table` while some cell has no outcome (the table says which)
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -64,6 +65,9 @@ def run(
     except PluginError as exc:
         console.print(f"[red]run failed: {escape(str(exc))}[/]", soft_wrap=True)
         raise typer.Exit(1)
+    except EnvironmentFault as fault:
+        then = f"continue with: ganx run --resume {out}" if (out / "checkpoint.pt").is_file() else "run it again"
+        raise EnvironmentFault(f"{fault}; free some space, then {then}") from None
     except Interrupted as stop:
         console.print(f"[yellow]stopped after step {stop.step}; checkpoint saved. Continue with: ganx run --resume {out}[/]", soft_wrap=True)
         raise typer.Exit(128 + stop.signum)
@@ -109,20 +113,44 @@ def sweep(
         console.print(f"{escape(str(checked))}: valid; {spec.summary}; pruner {spec.config.pruner}; storage {escape(where)}",
                       soft_wrap=True)
         return
-    from .table import study_table
+    from .table import study_table, unfinished
     from .workers import execute
 
+    writable(results / spec.config.name, "--results")
     console.print(f"sweep [bold]{spec.config.name}[/]: {spec.summary}; storage {escape(where)}", soft_wrap=True)
-    studies, stopped, finished = execute(
-        spec, results, workers=workers, devices=devices.split(",") if devices else None, storage=storage, force=force,
-        console=console,
-    )
-    if stopped:
-        console.print("[yellow]stopped; finished cells are saved. Run the same command to resume.[/]")
-        raise typer.Exit(130)
-    if not finished:
-        console.print("nothing left to run; every cell is finished")
-    console.print(study_table(studies.main))
+    try:
+        studies, stopped, finished = execute(
+            spec, results, workers=workers, devices=devices.split(",") if devices else None, storage=storage,
+            force=force, console=console,
+        )
+        if stopped:
+            console.print("[yellow]stopped; finished cells are saved. Run the same command to resume.[/]")
+            raise typer.Exit(130)
+        missing = unfinished(studies.main)
+        if not finished and not missing:
+            console.print("nothing left to run; every cell is finished")
+        console.print(study_table(studies.main))
+    except Exception as exc:
+        fault = environment_fault(exc)
+        if fault is None:
+            raise
+        if fault.storage:
+            raise EnvironmentFault(f"storage {where}: {fault}") from None
+        raise EnvironmentFault(f"{fault}; free some space and run the same command to finish the sweep "
+                               "(finished cells are kept)") from None
+    if missing:
+        raise typer.Exit(INCOMPLETE)
+
+
+def writable(folder: Path, option: str) -> None:
+    """Refuse the ``option`` that names ``folder`` if results cannot be written there (creating nothing)."""
+    import os
+
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        raise UserError(f"{option} {folder.parent}: cannot write results here ({existing} is not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {folder.parent}: cannot write results here ({existing} is read-only)")
 
 
 @app.command()
@@ -174,7 +202,7 @@ def table(
 ) -> None:
     """Print the ablation table of a sweep: mean and CI over seeds, Δ vs the baseline with its test."""
     from .studies import open_target
-    from .table import FORMATS, study_table, study_text
+    from .table import FORMATS, study_table, study_text, unfinished
 
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
@@ -183,6 +211,8 @@ def table(
         console.print(study_table(found, metric, baseline, ci, sort, folder))
     else:
         sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort, folder))
+    if unfinished(found):
+        raise typer.Exit(INCOMPLETE)
 
 
 @app.command()
@@ -235,6 +265,12 @@ def main() -> None:
         for problem in exc.problems:
             err.print(f"[red]error:[/] {escape(problem)}", soft_wrap=True)
         sys.exit(2)
+    except Exception as exc:  # a full disk, a lost database: the machine's to fix, not the input
+        fault = environment_fault(exc)
+        if fault is None:
+            raise
+        Console(stderr=True, highlight=False).print(f"[red]error:[/] {escape(str(fault))}", soft_wrap=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

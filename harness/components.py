@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class Params(BaseModel):
-    """Base of every plugin's params schema: unknown keys are errors, values are frozen.
+    """Base of every plugin's params schema: unknown keys are errors, floats finite, values frozen.
 
     Declare a plugin's params as a nested ``class Params(ganx.Params)`` of pydantic fields. ganx
     validates a config's ``{name: ..., key: value}`` against it, and reports a bad value or an unknown
@@ -35,7 +35,7 @@ class Params(BaseModel):
     ClipParams(max_norm=5.0)
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Plugin:

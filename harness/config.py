@@ -7,17 +7,23 @@ against the plugin's own ``Params`` schema.
 from __future__ import annotations
 
 import difflib
+from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from .errors import UserError
+from .safe_yaml import apply_sets, parse_yaml, read_mapping, short  # noqa: F401 (parse_yaml: re-exported)
+
+SEED_LIMIT = 2**32  # seeds are 0 <= seed < 2**32; derived seeds (seed * 1_000_003 + 2**32) still fit torch's 64 bits
+MAX_BATCH = 65_536  # batch_size and latent_dim
+MAX_EVAL_SAMPLES = 100_000  # twice the 50k of the FID protocol
+MAX_THREADS = 1024  # libgomp aborts the process far above this
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Spec(Strict):
@@ -54,12 +60,15 @@ class Pair(Strict):
         return {"g": value, "d": value}
 
 
+Beta = Annotated[float, Field(ge=0, lt=1)]
+
+
 class Optimizer(Strict):
     """A torch optimizer and its settings (fields a given optimizer does not take are ignored)."""
 
     name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
     lr: float = Field(2e-4, gt=0)
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[Beta, Beta] = (0.5, 0.999)
     momentum: float = Field(0.0, ge=0, le=1)
     weight_decay: float = Field(0.0, ge=0)
     eps: float = Field(1e-8, gt=0)
@@ -83,7 +92,11 @@ class Eval(Strict):
     """When and on how many samples the metrics are computed (always also at the last step)."""
 
     every: int = Field(0, ge=0, description="steps between evaluations; 0 = only at the end")
-    samples: int = Field(2500, gt=0)
+    samples: int = Field(2500, gt=0, le=MAX_EVAL_SAMPLES)
+
+
+PLUGIN_FIELDS = {"dataset": "dataset", "arch": "architecture", "norm": "normalization", "loss": "loss",
+                 "tricks": "trick", "metrics": "metric"}  # run config key -> plugin category
 
 
 class RunConfig(Strict):
@@ -97,11 +110,11 @@ class RunConfig(Strict):
     tricks: list[Spec] = Field(default_factory=list)
     optimizer: Optimizers = Field(default_factory=Optimizers)
     steps: int = Field(gt=0)
-    batch_size: int = Field(64, gt=0)
-    latent_dim: int = Field(64, gt=0)
-    seed: int = 0
+    batch_size: int = Field(64, gt=0, le=MAX_BATCH)
+    latent_dim: int = Field(64, gt=0, le=MAX_BATCH)
+    seed: int = Field(0, ge=0, lt=SEED_LIMIT)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
-    threads: int = Field(0, ge=0, description="torch CPU threads; 0 = torch's default")
+    threads: int = Field(0, ge=0, le=MAX_THREADS, description="torch CPU threads; 0 = torch's default")
     amp: Literal["off", "bf16", "fp16"] = Field("off", description="mixed precision (fp16: CUDA only, with a GradScaler)")
     channels_last: bool = Field(False, description="NHWC memory layout for conv archs (faster on recent GPUs)")
     compile: bool = Field(False, description="torch.compile G and D (pays off on long GPU runs)")
@@ -121,16 +134,7 @@ class RunConfig(Strict):
 
     def plugin_specs(self) -> list[tuple[str, str, Spec]]:
         """(field path, category, spec) for every plugin reference in the config."""
-        return [
-            ("dataset", "dataset", self.dataset),
-            ("arch.g", "architecture", self.arch.g),
-            ("arch.d", "architecture", self.arch.d),
-            ("norm.g", "normalization", self.norm.g),
-            ("norm.d", "normalization", self.norm.d),
-            ("loss", "loss", self.loss),
-            *((f"tricks[{i}]", "trick", s) for i, s in enumerate(self.tricks)),
-            *((f"metrics[{i}]", "metric", s) for i, s in enumerate(self.metrics)),
-        ]
+        return specs_of({key: getattr(self, key) for key in PLUGIN_FIELDS})
 
     def dump(self) -> dict[str, Any]:
         """A plain dict that validates back to this config (plugin specs in their short form)."""
@@ -145,78 +149,34 @@ class RunConfig(Strict):
         return out
 
 
-# --- YAML -----------------------------------------------------------------------------------
+def specs_of(fields: dict[str, Any]) -> list[tuple[str, str, Spec]]:
+    """(field path, category, spec) for each plugin field given: a Spec, a Pair or a list of Specs."""
+    out = []
+    for key, value in fields.items():
+        category = PLUGIN_FIELDS[key]
+        if isinstance(value, Pair):
+            out += [(f"{key}.g", category, value.g), (f"{key}.d", category, value.d)]
+        elif isinstance(value, list):
+            out += [(f"{key}[{i}]", category, spec) for i, spec in enumerate(value)]
+        else:
+            out.append((key, category, value))
+    return out
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that rejects a mapping with the same key twice."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                mark = key_node.start_mark
-                raise UserError(f"line {mark.line + 1}, column {mark.column + 1}: duplicate key {key!r}")
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+def well_formed_specs(data: Any) -> list[tuple[str, str, Spec]]:
+    """The plugin references that are well formed on their own, in a config whose schema failed."""
+    fields = {}
+    for key in PLUGIN_FIELDS:
+        try:
+            fields[key] = _field_type(key).validate_python(data[key])
+        except (KeyError, TypeError, ValidationError):
+            continue
+    return specs_of(fields)
 
 
-def parse_yaml(text: str, source: str) -> Any:
-    """Parse YAML safely; syntax errors become a UserError naming ``source``, line and column."""
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
-    except UserError as exc:
-        raise UserError(f"{source}: {exc}") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise UserError(f"{source}: {where}{exc.problem or exc.context}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{source}: invalid YAML: {exc}") from None
-
-
-def read_mapping(path: Path) -> dict[str, Any]:
-    """Read a YAML file whose top level must be a mapping."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file")
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory; expected a YAML file")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read: {exc}") from None
-    data = parse_yaml(text, str(path))
-    if data is None:
-        raise UserError(f"{path}: the file is empty; expected a mapping of settings")
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: the top level is a {type(data).__name__}; expected a mapping of settings")
-    return data
-
-
-def apply_sets(data: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
-    """Apply ``--set key.path=value`` overrides (values parsed as YAML) to a copy of ``data``."""
-    import copy
-
-    data = copy.deepcopy(data)
-    for assignment in assignments:
-        key, sep, raw = assignment.partition("=")
-        if not sep or not key or any(not part for part in key.split(".")):
-            raise UserError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. --set base.steps=200")
-        value = parse_yaml(raw, f"--set {key}") if raw.strip() else None
-        *parents, last = key.split(".")
-        node = data
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {} if node.get(part) is None else _not_a_mapping(assignment, part)
-            node = node[part]
-        node[last] = value
-    return data
-
-
-def _not_a_mapping(assignment: str, part: str):
-    raise UserError(f"--set {assignment!r}: {part!r} is not a mapping, so it has no sub-keys")
+@cache
+def _field_type(key: str) -> TypeAdapter:
+    return TypeAdapter(RunConfig.model_fields[key].annotation)
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -268,40 +228,49 @@ def format_errors(exc: ValidationError, model: type[BaseModel], prefix: str = ""
             lines.append(f"{_path(loc, prefix)}: required but missing")
         else:
             got = err.get("input")
-            shown = f" (got {got!r})" if not isinstance(got, dict | list) else ""
+            shown = f" (got {short(repr(got))})" if not isinstance(got, dict | list) else ""
             lines.append(f"{_path(loc, prefix)}: {err['msg']}{shown}")
     return lines
 
 
 def validate_run(data: dict[str, Any], source: str, catalog=None) -> RunConfig:
-    """Validate a run config and every plugin's params; a UserError lists each problem."""
-    from .plugin_manager import get_catalog, unknown_choice
+    """Validate a run config and every plugin's params; a UserError lists every problem at once."""
+    from .plugin_manager import get_catalog
 
+    catalog = catalog or get_catalog()
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise UserError(*(f"{source}: {line}" for line in format_errors(exc, RunConfig))) from None
-    catalog = catalog or get_catalog()
+        problems = format_errors(exc, RunConfig) + plugin_problems(well_formed_specs(data), catalog)
+        raise UserError(*(f"{source}: {line}" for line in problems)) from None
+    problems = plugin_problems(config.plugin_specs(), catalog)
+    if not problems:
+        kind = catalog.get("dataset", config.dataset.name).kind
+        for path, category, spec in config.plugin_specs():
+            if category == "metric" and kind not in catalog.get("metric", spec.name).kinds:
+                problems.append(f"{path}: metric {spec.name!r} does not apply to {kind} datasets")
+        problems += conflicts(config, catalog)
+    if problems:
+        raise UserError(*(f"{source}: {line}" for line in problems))
+    return config
+
+
+def plugin_problems(specs: list[tuple[str, str, Spec]], catalog) -> list[str]:
+    """An unknown plugin, or params its own ``Params`` schema refuses, for each (path, category, spec)."""
+    from .plugin_manager import unknown_choice
+
     problems = []
-    for path, category, spec in config.plugin_specs():
+    for path, category, spec in specs:
         names = catalog.names(category)
         if spec.name not in names:
-            problems.append(f"{source}: {path}: {unknown_choice(category + ' plugin', spec.name, names)}")
+            problems.append(f"{path}: {unknown_choice(category + ' plugin', spec.name, names)}")
             continue
         cls = catalog.get(category, spec.name)
         try:
             cls.Params(**spec.params)
         except ValidationError as exc:
-            problems += [f"{source}: {line}" for line in format_errors(exc, cls.Params, f"{path}.{spec.name}")]
-    if not problems:
-        kind = catalog.get("dataset", config.dataset.name).kind
-        for path, category, spec in config.plugin_specs():
-            if category == "metric" and kind not in catalog.get("metric", spec.name).kinds:
-                problems.append(f"{source}: {path}: metric {spec.name!r} does not apply to {kind} datasets")
-        problems += [f"{source}: {line}" for line in conflicts(config, catalog)]
-    if problems:
-        raise UserError(*problems)
-    return config
+            problems += format_errors(exc, cls.Params, f"{path}.{spec.name}")
+    return problems
 
 
 def conflicts(config: RunConfig, catalog) -> list[str]:

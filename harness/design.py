@@ -8,14 +8,18 @@ is written as W&B-style parameter entries and sampled through Optuna's distribut
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import math
 import re
+import unicodedata
 from typing import Any, Literal
 
 from pydantic import model_validator
 
 from .config import Strict
+
+SLUG_WIDTH = 80  # folder names stay far below the file systems' 255 bytes
 
 DISTRIBUTIONS = (
     "constant",
@@ -41,8 +45,41 @@ def label(value: Any) -> str:
 
 
 def slug(arm: str) -> str:
-    """An arm name made safe for run names and folders (``loss=hinge,norm=batch`` → ``loss-hinge_norm-batch``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", arm.replace("=", "-"))
+    """An arm name made safe for run names and folders, distinct for distinct arms by construction.
+
+    A short name of letters, digits, ``_``, ``.`` and single ``-`` is its own slug (``baseline``).
+    Any other name gets a readable ASCII form, ``--`` and a hash of the exact name
+    (``loss=hinge,norm=batch`` → ``loss-hinge_norm-batch--0c874cffd460``), which a name of the first
+    kind cannot look like since it holds no ``--``.
+    """
+    if len(arm) <= SLUG_WIDTH and "--" not in arm and re.fullmatch(r"[A-Za-z0-9_.-]+", arm):
+        return arm
+    readable = unicodedata.normalize("NFKD", arm).encode("ascii", "ignore").decode().replace("=", "-")
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", readable)[:SLUG_WIDTH] or "_"
+    return f"{readable}--{hashlib.sha256(arm.encode(errors='surrogatepass')).hexdigest()[:12]}"
+
+
+def repeats(values: list[Any]) -> list[str]:
+    """The labels of values that equal an earlier one or share its label: each would make the same cell."""
+    seen, names, out = set(), set(), []
+    for value in values:
+        key, name = frozen(value), label(value)
+        if key in seen or name in names:
+            out.append(name)
+        seen.add(key)
+        names.add(name)
+    return out
+
+
+def frozen(value: Any) -> Any:
+    """A hashable stand-in for a YAML value, equal exactly when the values are (so 1, 1.0 and true are one)."""
+    if isinstance(value, dict):
+        return ("mapping", frozenset((frozen(k), frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("list", tuple(frozen(v) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return ("set", frozenset(value))
+    return value
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:

@@ -24,3 +24,43 @@ class PluginError(Exception):
     def __init__(self, plugin, where: str, exc: BaseException):
         self.plugin = plugin
         super().__init__(f"{plugin.category} plugin {plugin.name!r} failed in {where}: {type(exc).__name__}: {exc}")
+
+
+class EnvironmentFault(Exception):
+    """The machine or service under the results failed (a full disk, an unreachable database).
+
+    It is nobody's trial outcome: a sweep leaves the cell runnable and stops; the CLI prints the one
+    line and exits with code 1. Running the same command once the fault is fixed finishes the work.
+    ``storage``: the sweep's database failed (the message then gains its masked URL where known).
+    """
+
+    def __init__(self, message: str, storage: bool = False):
+        self.storage = storage
+        super().__init__(message)
+
+
+NO_SPACE = (28, 122)  # ENOSPC, EDQUOT
+STORAGE_ERRORS = ("OperationalError", "InterfaceError", "DisconnectionError")  # sqlalchemy's and psycopg2's
+
+
+def no_space(path) -> EnvironmentFault:
+    """A full disk, naming the file that could not be written (the commands say what to do next)."""
+    return EnvironmentFault(f"{path}: no space left on device" if path else "no space left on device")
+
+
+def environment_fault(exc: BaseException) -> EnvironmentFault | None:
+    """The fault behind ``exc`` (a full disk, a lost database connection), or None if it is something else."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, EnvironmentFault):
+            return seen
+        if isinstance(seen, OSError) and seen.errno in NO_SPACE:
+            return no_space(seen.filename)
+        if type(seen).__name__ in STORAGE_ERRORS and type(seen).__module__.split(".")[0] in ("sqlalchemy", "psycopg2"):
+            from .storage import masked
+
+            first = (str(seen).strip().splitlines() or [type(seen).__name__])[0]
+            return EnvironmentFault(f"database unreachable ({masked(first)}); finished cells are saved there: "
+                                    "run the same command again once it is back", storage=True)
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)  # `from None` ends it
+    return None

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Sheet:
-    """Header, rows of text cells, which cells are bold, and footnotes. Column 0 is left-aligned."""
+    """Header, rows of text cells, which cells are bold, footnotes and warnings. Column 0 is left-aligned."""
 
     title: str
     header: list[str]
     rows: list[list[str]]
     bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown above the table: what it lacks
 
 
 def number(value: float) -> str:
@@ -27,9 +28,11 @@ def number(value: float) -> str:
 
 
 def rich(sheet: Sheet):
-    """A ``rich.table.Table`` with bold best cells and the footnotes as its caption."""
+    """A ``rich.table.Table`` with bold best cells and the footnotes as its caption, below its warnings."""
+    from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=sheet.title, caption="\n".join(sheet.notes) or None, caption_justify="left")
     for i, name in enumerate(sheet.header):
@@ -37,7 +40,7 @@ def rich(sheet: Sheet):
         table.add_column(escape(name), justify="left" if first else "right", style="bold" if first else None, no_wrap=first)
     for r, row in enumerate(sheet.rows):
         table.add_row(*(f"[bold]{escape(c)}[/]" if (r, i) in sheet.bold else escape(c) for i, c in enumerate(row)))
-    return table
+    return Group(*(Text(f"warning: {w}", style="bold yellow") for w in sheet.warnings), table) if sheet.warnings else table
 
 
 def markdown(sheet: Sheet) -> str:
@@ -52,7 +55,8 @@ def markdown(sheet: Sheet) -> str:
     def cell(r, i, text):
         return f"**{escape(text)}**" if (r, i) in sheet.bold else escape(text)
 
-    lines = [f"**{escape(sheet.title)}**", "", line(map(escape, sheet.header))]
+    lines = [f"> **warning:** {escape(w)}\n" for w in sheet.warnings]
+    lines += [f"**{escape(sheet.title)}**", "", line(map(escape, sheet.header))]
     lines += [line([":---"] + ["---:"] * (len(sheet.header) - 1))]
     lines += [line([cell(r, i, c) for i, c in enumerate(row)]) for r, row in enumerate(sheet.rows)]
     notes = [f"<sub>{escape(note)}</sub>" for note in sheet.notes]
@@ -63,7 +67,7 @@ LATEX_SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "Δ": r"$\Delta$", "—": "--", "−": "$-$", "≥": r"$\geq$", "<": r"$<$", ">": r"$>$", "*": r"$^{*}$",
-    "↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--", "±": r"$\pm$",
+    "↑": r"$\uparrow$", "†": r"$\dagger$", "↓": r"$\downarrow$", "–": "--", "±": r"$\pm$",
 }
 LATEX_PATTERN = re.compile("|".join(re.escape(k) for k in LATEX_SPECIAL))
 
@@ -80,7 +84,8 @@ def latex(sheet: Sheet) -> str:
         return rf"\textbf{{{text}}}" if (r, i) in sheet.bold else text
 
     spec = "l" + "r" * (len(sheet.header) - 1)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{spec}}}", r"\hline"]
+    lines = [f"% warning: {w}" for w in sheet.warnings]
+    lines += [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{spec}}}", r"\hline"]
     lines.append(" & ".join(latex_escape(h) for h in sheet.header) + r" \\")
     lines.append(r"\hline")
     lines += [" & ".join(cell(r, i, c) for i, c in enumerate(row)) + r" \\" for r, row in enumerate(sheet.rows)]

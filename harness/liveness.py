@@ -1,8 +1,10 @@
 """Is the worker that holds a RUNNING trial still alive?
 
-Each running trial records its worker (host, pid, the process's start time). On the same host a dead
-pid is proof at once. Across hosts the worker's heartbeat decides: Optuna's own on RDB storage,
-and on the journal (which has none) a ``heartbeat`` timestamp user attr that ganx refreshes.
+Each running trial records its worker (host, pid, the process's start time) with the write right
+after the one that claimed it. On the same host a dead pid is proof at once. Across hosts the
+worker's ``heartbeat`` timestamp (a user attr ganx refreshes on every storage; RDB storage also
+gets Optuna's own heartbeat) decides. A claim whose worker died before recording itself is lost
+once it is older than CLAIM_S.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 HEARTBEAT_S = 10  # a worker says it is alive this often
 GRACE_S = 60  # a trial whose worker has been silent this long (other hosts) is stale
+CLAIM_S = 30  # a claim with no worker record this long after it was made is lost
 HOST = socket.gethostname()
 
 
@@ -34,6 +37,10 @@ def identity(slot: int) -> dict[str, Any]:
 
 
 def pid_alive(worker: dict[str, Any]) -> bool:
+    """Whether the worker's process lives. Liveness is only asked between trials, so a trial held by
+    this very process is one it left behind (an earlier sweep in the same Python session)."""
+    if worker["pid"] == os.getpid():
+        return False
     try:
         os.kill(worker["pid"], 0)
     except ProcessLookupError:
@@ -44,18 +51,17 @@ def pid_alive(worker: dict[str, Any]) -> bool:
     return start is None or worker.get("start") is None or start == worker["start"]
 
 
-def alive(trial, rdb: bool, now: float | None = None) -> bool:
-    """Whether the RUNNING ``trial``'s worker lives. Unknown workers on other hosts count as alive
-    until their heartbeat is older than GRACE_S (on RDB, Optuna's ``fail_stale_trials`` decides)."""
+def alive(trial, now: float | None = None) -> bool:
+    """Whether the RUNNING ``trial``'s worker lives: its pid on this host; elsewhere, a heartbeat
+    younger than GRACE_S. A claim with no worker record counts as alive for CLAIM_S."""
+    now = now or time.time()
+    started = trial.datetime_start.timestamp() if trial.datetime_start else now
     worker = trial.user_attrs.get("worker")
     if worker is None:
-        return True  # popped a moment ago; its worker writes the record next
+        return now - started < CLAIM_S
     if worker["host"] == HOST:
         return pid_alive(worker)
-    if rdb:
-        return True
-    beat = trial.user_attrs.get("heartbeat", trial.datetime_start.timestamp() if trial.datetime_start else None)
-    return beat is None or (now or time.time()) - beat < GRACE_S
+    return now - trial.user_attrs.get("heartbeat", started) < GRACE_S
 
 
 class Heartbeat:
@@ -79,8 +85,7 @@ class Heartbeat:
             try:
                 if self.rdb:
                     self.storage.record_heartbeat(self.trial_id)
-                else:
-                    self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
+                self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
             except Exception:  # the trial finished meanwhile, or the storage blinked: try again later
                 pass
             if self.stopped.wait(HEARTBEAT_S):

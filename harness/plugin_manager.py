@@ -2,12 +2,14 @@
 
 The built-ins in ``ganx.plugins`` are entry points of the ``ganx`` distribution itself, so they are
 loaded exactly like a third party's. ``GANX_LOAD_PLUGINS=dist1,dist2`` loads only those
-distributions (the built-ins always load); ``GANX_STRICT_PLUGINS=1`` re-raises a broken plugin.
+distributions (the built-ins always load). A plugin that breaks, on import (even with ``SystemExit``)
+or in a registration hook, is a one-line warning and is left out; ``GANX_STRICT_PLUGINS=1`` re-raises.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -74,10 +76,13 @@ class Catalog:
 
 
 def unknown_choice(what: str, value: str, choices: list[str]) -> str:
-    """'unknown loss plugin 'hing'; did you mean 'hinge'? valid: ...'."""
+    """'unknown loss plugin 'hing'; did you mean 'hinge'? valid: ...', naming any plugins left out as broken."""
     close = difflib.get_close_matches(value, choices, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {value!r}{hint} (valid: {', '.join(choices) or 'none'})"
+    broken = ""
+    if what.endswith("plugin") and _broken:
+        broken = f"; left out as broken: {', '.join(_broken.values())} (see the warning above)"
+    return f"unknown {what} {value!r}{hint} (valid: {', '.join(choices) or 'none'}){broken}"
 
 
 def _distribution_of(ep: metadata.EntryPoint) -> tuple[str, str]:
@@ -92,23 +97,34 @@ def _wanted(package: str) -> bool:
     return package in {p.strip() for p in only.split(",")}
 
 
+_broken: dict[str, str] = {}  # plugin name -> how warnings name it, for each plugin left out as broken
+
+
+def _leave_out(plugin: str, label: str, package: str, failure: str, exc: BaseException) -> None:
+    """Warn in one line that ``plugin`` broke, and go on without it (re-raise under ``GANX_STRICT_PLUGINS=1``).
+
+    ``SystemExit`` is a fault like any other here; KeyboardInterrupt is never passed in.
+    """
+    if os.environ.get("GANX_STRICT_PLUGINS") == "1":
+        raise exc
+    _broken[plugin] = label
+    remedies = {"ganx": "; this is a bug in ganx itself", "(in-process)": ""}
+    remedy = remedies.get(package, f"; remove it with: pip uninstall {package}")
+    reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+    print(f"warning: {label} {failure} ({reason}); skipped{remedy}", file=sys.stderr)
+
+
 def load_entry_points(pm: pluggy.PluginManager) -> None:
     """Register every ``ganx`` entry point, each on its own: a broken one is a warning, not a crash."""
     for ep in metadata.entry_points(group="ganx"):
         package, version = _distribution_of(ep)
-        if not _wanted(package) or pm.has_plugin(f"{package}:{ep.name}"):
+        name = f"{package}:{ep.name}"
+        if not _wanted(package) or pm.has_plugin(name):
             continue
         try:
-            pm.register(ep.load(), name=f"{package}:{ep.name}")
-        except Exception as exc:
-            if os.environ.get("GANX_STRICT_PLUGINS") == "1":
-                raise
-            remedy = "this is a bug in ganx itself" if package == "ganx" else f"remove it with: pip uninstall {package}"
-            print(
-                f"warning: plugin {ep.name!r} from {package} {version} failed to load "
-                f"({type(exc).__name__}: {exc}); skipped; {remedy}",
-                file=sys.stderr,
-            )
+            pm.register(ep.load(), name=name)
+        except (Exception, SystemExit) as exc:
+            _leave_out(name, f"plugin {ep.name!r} from {package} {version}", package, "failed to load", exc)
 
 
 _pm: pluggy.PluginManager | None = None
@@ -124,6 +140,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
     return _pm
 
 
+@functools.cache
 def _package_of(plugin_name: str) -> tuple[str, str]:
     """Entry points are registered as 'package:entry'; anything else was registered in-process."""
     package, sep, _ = plugin_name.partition(":")
@@ -135,30 +152,52 @@ def _package_of(plugin_name: str) -> tuple[str, str]:
     return "(in-process)", ""
 
 
+def _label(pm: pluggy.PluginManager, plugin_name: str) -> str:
+    """How a warning names a plugin: by entry point and distribution, or by what was registered in-process."""
+    package, version = _package_of(plugin_name)
+    if package != "(in-process)":
+        return f"plugin {plugin_name.partition(':')[2]!r} from {package} {version}"
+    plugin = pm.get_plugin(plugin_name)
+    return f"in-process plugin {getattr(plugin, '__qualname__', type(plugin).__qualname__)!r}"
+
+
+def _registrations(pm: pluggy.PluginManager) -> list[tuple[str, str, Any]]:
+    """(plugin, category, registered class) in call order. A plugin whose hook raises is left out whole."""
+    registered: list[tuple[str, str, Any]] = []
+    for category, hook_name in CATEGORIES.items():
+        # Call each implementation on its own so every class, and every fault, is attributed to its plugin.
+        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+            plugin = impl.plugin_name
+
+            def register(cls: Any, plugin=plugin, category=category) -> None:
+                registered.append((plugin, category, cls))
+
+            try:
+                impl.function(**{arg: register for arg in impl.argnames})
+            except (Exception, SystemExit) as exc:
+                _leave_out(plugin, _label(pm, plugin), _package_of(plugin)[0], f"failed in {hook_name}", exc)
+                pm.unregister(name=plugin)
+                registered[:] = [r for r in registered if r[0] != plugin]
+    return registered
+
+
 def get_catalog(pm: pluggy.PluginManager | None = None) -> Catalog:
     """Call every registration hook and collect the classes; duplicate names are a UserError."""
     pm = pm or get_plugin_manager()
     entries: dict[str, dict[str, Entry]] = {category: {} for category in CATEGORIES}
     problems = []
-    for category, hook_name in CATEGORIES.items():
-        # Call each implementation on its own so every class is attributed to its plugin.
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
-            package, version = _package_of(impl.plugin_name)
-
-            def register(cls: type[Plugin], category=category, plugin=impl.plugin_name, package=package, version=version):
-                if not (isinstance(cls, type) and issubclass(cls, Plugin) and cls.category == category):
-                    problems.append(f"plugin {plugin} registered {cls!r} as a {category}, but it is not one (register the class)")
-                    return
-                if cls.name in entries[category]:
-                    other = entries[category][cls.name]
-                    problems.append(
-                        f"{category} {cls.name!r} is registered twice: by {other.plugin} ({other.package}) "
-                        f"and by {plugin} ({package})"
-                    )
-                    return
-                entries[category][cls.name] = Entry(cls, plugin, package, version)
-
-            impl.function(**{arg: register for arg in impl.argnames})
+    for plugin, category, cls in _registrations(pm):
+        package, version = _package_of(plugin)
+        if not (isinstance(cls, type) and issubclass(cls, Plugin) and cls.category == category):
+            problems.append(f"plugin {plugin} registered {cls!r} as a {category}, but it is not one (register the class)")
+        elif cls.name in entries[category]:
+            other = entries[category][cls.name]
+            problems.append(
+                f"{category} {cls.name!r} is registered twice: by {other.plugin} ({other.package}) "
+                f"and by {plugin} ({package})"
+            )
+        else:
+            entries[category][cls.name] = Entry(cls, plugin, package, version)
     if problems:
         raise UserError(*problems)
     return Catalog(entries)

@@ -110,7 +110,10 @@ class Monitor:
     def __exit__(self, *exc) -> None:
         self.stopped.set()
         self.thread.join()
-        self.poll()
+        try:
+            self.poll()
+        except Exception:  # the storage failed (the sweep reports that); show what was seen
+            pass
         if self.live:
             self.live.update(self.render([]))
             self.live.stop()

@@ -1,7 +1,8 @@
 """Stopping a run cleanly at a step boundary, and continuing it later from its checkpoint.
 
 SIGINT and SIGTERM only set a flag while a run trains; the loop checks it after each step, saves a
-checkpoint and raises :class:`Interrupted`. A second signal acts at once (the previous handler).
+checkpoint and raises :class:`Interrupted`. A second signal acts at once (the previous handler),
+except while a file is being written (:func:`held_signals`): then it acts just after the write.
 A checkpoint holds everything the next step depends on, so a resumed run reproduces the
 uninterrupted one: both networks, both optimizers, the RNG states, the loop's step counts,
 ``run.last`` (a frozen network's latest losses), the partial loss log, and each plugin's own
@@ -31,27 +32,45 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(f"{signal.Signals(signum).name} after step {step}")
 
 
+def _install(handler) -> dict[int, Any]:
+    """Set ``handler`` for SIGINT/SIGTERM; the previous handlers ({} off the main thread, where Python cannot)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {s: signal.signal(s, handler) for s in SIGNALS}
+
+
+def _restore(previous: dict[int, Any]) -> None:
+    for s, handler in previous.items():
+        signal.signal(s, handler)
+
+
 @contextmanager
 def deferred_signals() -> Iterator[list[int]]:
     """Within the block, SIGINT/SIGTERM are recorded in the yielded list instead of acting."""
     received: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield received
-        return
-    previous = {s: signal.getsignal(s) for s in SIGNALS}
 
     def record(signum, frame):
         received.append(signum)
-        for s, handler in previous.items():  # a second signal is not deferred
-            signal.signal(s, handler)
+        _restore(previous)  # a second signal is not deferred
 
-    for s in SIGNALS:
-        signal.signal(s, record)
+    previous = _install(record)
     try:
         yield received
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        _restore(previous)
+
+
+@contextmanager
+def held_signals() -> Iterator[None]:
+    """Within the block, SIGINT/SIGTERM wait; after it each one received acts in turn: a write is never cut short."""
+    received: list[int] = []
+    previous = _install(lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        _restore(previous)
+        for signum in received:
+            signal.raise_signal(signum)
 
 
 def plugin_key(position: int, plugin: Plugin) -> str:

@@ -1,21 +1,26 @@
 """Writing run results so that a reader never sees a partial file, and reading them back safely.
 
-A failed write (disk full, read-only folder) raises a UserError naming the file and leaves the
-file as it was.
+A failed write raises an error naming the file and leaves the file as it was: an EnvironmentFault
+for a full disk, a UserError for anything else (a read-only folder).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import UserError
+from .errors import NO_SPACE, EnvironmentFault, UserError, no_space
+from .resume import held_signals
 
 
-def _cannot_write(path: Path, exc: OSError) -> UserError:
+def _cannot_write(path: Path, exc: OSError) -> UserError | EnvironmentFault:
+    """A full disk is an :class:`EnvironmentFault` (the run can go on later); anything else is the user's to fix."""
+    if exc.errno in NO_SPACE:
+        return no_space(path)
     return UserError(f"{path}: cannot write results ({exc.strerror or exc}); the previous file is unchanged")
 
 
@@ -29,8 +34,14 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "w") -> N
     """Write via ``write(fileobj)`` into a temp file beside ``path``, fsync, then rename over it.
 
     If anything fails (disk full included) the temp file is removed and ``path`` is untouched.
+    SIGINT/SIGTERM arriving meanwhile act once the write is done (:func:`ganx.resume.held_signals`).
     """
     path = Path(path)
+    with held_signals():
+        _write_then_rename(path, write, mode)
+
+
+def _write_then_rename(path: Path, write: Callable[[Any], None], mode: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -101,10 +112,15 @@ def truncate_jsonl(path: Path, last_step: int) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """``torch.save`` atomically."""
+    """``torch.save`` atomically. It serializes in memory first, so that a full disk is an OSError naming
+    the file rather than torch's ``inline_container`` RuntimeError."""
+    import io
+
     import torch
 
-    atomic_write(path, lambda f: torch.save(state, f), mode="wb")
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()), mode="wb")
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
@@ -120,8 +136,18 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise UserError(f"{path}: no such checkpoint") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path}: not a loadable ganx checkpoint (refused or corrupted: {first})") from None
+        raise UserError(f"{path}: not a loadable ganx checkpoint ({_unloadable(exc)})") from None
     if not isinstance(state, dict) or "step" not in state:
         raise UserError(f"{path}: not a ganx checkpoint (no 'step' entry)")
     return state
+
+
+def _unloadable(exc: Exception) -> str:
+    """Why torch refused a checkpoint, without its advice to load the file unsafely."""
+    text = str(exc)
+    code = re.search(r"GLOBAL ([\w.]+)", text)
+    if code:
+        return f"it would run {code.group(1)} when loaded; the file is not trusted and will not be loaded"
+    reason = text.partition("WeightsUnpickler error:")[2] or text
+    lines = [line.strip() for line in reason.splitlines() if line.strip() and "weights_only" not in line]
+    return f"corrupted: {lines[0] if lines else type(exc).__name__}"

@@ -24,10 +24,9 @@ def open_target(target: str, results: Path, study: str | None = None):
         journal = folder / "study.journal"
         if not journal.is_file():
             raise UserError(f"{target}: no sweep results found (looked for {journal}; for a database, pass its URL)")
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
+        from .journal import open_journal
 
-        storage, where = JournalStorage(JournalFileBackend(str(journal))), str(journal)
+        storage, where = open_journal(journal), str(journal)
     try:
         names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
     except Exception as exc:  # a bad URL or an unreachable database: report it as the user's to fix
@@ -60,10 +59,9 @@ def tuning_studies(study, folder: Path | None = None) -> dict:
     storages = [study._storage]
     folder = folder or sweep_folder(study)
     if folder and (folder / "tuning.journal").is_file():
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
+        from .journal import open_journal
 
-        storages.append(JournalStorage(JournalFileBackend(str(folder / "tuning.journal"))))
+        storages.append(open_journal(folder / "tuning.journal"))
     return {
         name[len(prefix) :]: optuna.load_study(study_name=name, storage=storage)
         for storage in storages

@@ -23,7 +23,7 @@ from . import liveness
 from .errors import UserError
 from .sweep_config import Cell, Sweep
 
-POLL_S = 1.0  # how often an idle worker looks for re-runs while other workers finish tuning
+POLL_S = 1.0  # how often an idle worker looks again while other workers finish their trials
 
 
 def sweep_dir(results: Path, name: str) -> Path:
@@ -79,7 +79,9 @@ def open_studies(sweep: Sweep, results: Path, storage: str | None = None) -> Stu
     if url:
         main_storage = tune_storage = open_rdb(url)
     else:
-        main_storage, tune_storage = journal(folder / "study.journal"), journal(folder / "tuning.journal")
+        from .journal import open_journal
+
+        main_storage, tune_storage = open_journal(folder / "study.journal"), open_journal(folder / "tuning.journal")
     direction = sweep.config.objective.direction
     pruner = sweep.config.pruner
     main = create_study(main_storage, sweep.config.name, direction, make_pruner("none" if sweep.config.search else pruner))
@@ -114,14 +116,6 @@ def open_rdb(url: str):
 
 def tuning_name(sweep: Sweep, arm: str) -> str:
     return f"{sweep.config.name}.tune.{arm}"
-
-
-def journal(path: Path):
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(path)))
 
 
 def create_study(storage, name: str, direction: str, pruner, sampler=None):
@@ -177,16 +171,21 @@ def coordinate(sweep: Sweep, results: Path, storage: str | None = None, force: b
     """Open the studies, check the design, fail lost trials and enqueue every missing cell."""
     studies = open_studies(sweep, results, storage)
     check_design(studies.main, sweep, force)
+    requeue(sweep, studies)
+    return studies
+
+
+def requeue(sweep: Sweep, studies: Studies) -> int:
+    """Fail the trials whose worker died, then enqueue every cell with no outcome and nothing waiting
+    or running (tuning cells, and the re-runs of every arm whose tuning is finished). Returns how
+    many cells were enqueued."""
     for study in studies.all():
         queue.recover_lost(study, studies.rdb)
-    retries = sweep.config.retries
-    if sweep.tuning:
-        for arm, study in studies.tuning.items():
-            queue.enqueue_missing(study, sweep.tuning[arm], retries, outcome_attrs(sweep))
-        schedule_reruns(sweep, studies)
-    else:
-        queue.enqueue_missing(studies.main, sweep.cells, retries, outcome_attrs(sweep))
-    return studies
+    retries, attrs = sweep.config.retries, outcome_attrs(sweep)
+    if not sweep.tuning:
+        return queue.enqueue_missing(studies.main, sweep.cells, retries, attrs)
+    tuned = sum(queue.enqueue_missing(study, sweep.tuning[arm], retries, attrs) for arm, study in studies.tuning.items())
+    return tuned + schedule_reruns(sweep, studies)
 
 
 def best_params(study) -> dict[str, Any] | None:
@@ -209,17 +208,18 @@ def schedule_reruns(sweep: Sweep, studies: Studies) -> int:
     return enqueued
 
 
-def tuning_running(studies: Studies) -> bool:
+def in_progress(studies: Studies) -> bool:
+    """Whether any trial is waiting, or running in a worker not known to be dead."""
     from optuna.trial import TrialState
 
-    return any(s.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)) for s in studies.tuning.values())
+    return any(s.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING)) for s in studies.all())
 
 
-def next_trial(sweep: Sweep, studies: Studies):
-    """Pop a waiting trial: main study first (re-runs), then each arm's tuning study."""
+def next_trial(sweep: Sweep, studies: Studies, worker: dict[str, Any]):
+    """Pop a waiting trial for ``worker``: main study first (re-runs), then each arm's tuning study."""
     by_key = {c.key: c for c in sweep.cells} | {c.key: c for cells in sweep.tuning.values() for c in cells}
     for study in studies.all():
-        trial = queue.pop(study)
+        trial = queue.pop(study, worker)
         if trial is not None:
             return study, trial, by_key.get(trial.user_attrs.get("queued"))
     return None, None, None
@@ -228,13 +228,16 @@ def next_trial(sweep: Sweep, studies: Studies):
 def work(sweep: Sweep, results: Path, studies: Studies, env: WorkerEnv) -> None:
     """The worker loop: train waiting trials until none is left (search: until every arm is re-run).
 
-    With ``vectorize``, a popped seed cell trains together with the other waiting seeds of its arm.
+    When nothing is waiting, the loop waits for the trials other workers still run (a search's
+    re-runs need every arm's tuning), and trains again the cells of any worker that died meanwhile,
+    so it returns only once every cell has an outcome. With ``vectorize``, a popped seed cell trains
+    together with the other waiting seeds of its arm.
     """
     from .sweep_vectorized import run_together
     from .trials import run_trial
 
     while True:
-        study, trial, cell = next_trial(sweep, studies)
+        study, trial, cell = next_trial(sweep, studies, liveness.identity(env.slot))
         if trial is not None:
             together = sweep.config.vectorize and run_together(study, trial, cell, sweep, results, studies.rdb, env)
             for finished, outcome in together or [(cell, run_trial(study, trial, cell, sweep, results, studies.rdb, env))]:
@@ -242,15 +245,10 @@ def work(sweep: Sweep, results: Path, studies: Studies, env: WorkerEnv) -> None:
                 if env.on_outcome and finished is not None:
                     env.on_outcome(finished, outcome)
             continue
-        if not sweep.tuning:
-            return
-        if schedule_reruns(sweep, studies):
+        if requeue(sweep, studies):
             continue
-        if not tuning_running(studies):
+        if not in_progress(studies):
             return
-        for arm, tune in studies.tuning.items():  # another worker may have died mid-tuning
-            queue.recover_lost(tune, studies.rdb)
-            queue.enqueue_missing(tune, sweep.tuning[arm], sweep.config.retries, outcome_attrs(sweep))
         time.sleep(POLL_S)
 
 

@@ -8,17 +8,21 @@ arm also has ``trials_per_arm`` tuning cells, and its seed cells re-run the arm'
 from __future__ import annotations
 
 import copy
+import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .config import RunConfig, Strict, apply_sets, format_errors, read_mapping, validate_run
-from .design import SearchParam, design_arms, set_path, slug
+from .config import SEED_LIMIT, RunConfig, Strict, apply_sets, format_errors, read_mapping, validate_run
+from .design import SearchParam, design_arms, repeats, set_path, slug
 from .errors import UserError
 
 EXECUTION_KEYS = ("workers", "devices", "storage", "vectorize")  # how a sweep runs, not what it measures
+MAX_CELLS = 10_000  # arms × (seeds + tuning trials), counted before any cell is built
+Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT)]
 
 
 class Objective(Strict):
@@ -30,8 +34,14 @@ class Search(Strict):
     """Equal-budget tuning per arm (Lucic et al. 2018): TPE trials, then the best re-run over ``seeds``."""
 
     trials_per_arm: int = Field(gt=0, description="tuning trials every arm gets (the same budget for all)")
-    seed: int = Field(1000, description="seed of tuning trial k is seed + k, apart from the re-run seeds")
+    seed: Seed = Field(1000, description="seed of tuning trial k is seed + k, apart from the re-run seeds")
     parameters: dict[str, SearchParam] = Field(min_length=1, description="dotted run-config path -> W&B-style entry")
+
+    @model_validator(mode="after")
+    def _seeds_fit(self) -> "Search":
+        if self.seed + self.trials_per_arm > SEED_LIMIT:
+            raise ValueError(f"the last tuning trial's seed, seed + trials_per_arm - 1, must be below {SEED_LIMIT}")
+        return self
 
 
 class SweepConfig(Strict):
@@ -41,7 +51,7 @@ class SweepConfig(Strict):
     base: dict[str, Any]
     arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"baseline": {}})
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="dotted path -> values; full factorial")
-    seeds: list[int] = Field(default=[0], min_length=1)
+    seeds: list[Seed] = Field(default=[0], min_length=1)
     objective: Objective
     search: Search | None = None
     pruner: Literal["median", "hyperband", "none"] = "none"
@@ -57,6 +67,9 @@ class SweepConfig(Strict):
         for axis, values in grid.items():
             if not values:
                 raise ValueError(f"axis {axis!r} has no values")
+            if twins := repeats(values):
+                raise ValueError(f"axis {axis!r} lists {', '.join(map(repr, twins))} more than once "
+                                 "(equal values, or values with the same name, make the same cell)")
         return grid
 
     @field_validator("devices", mode="before")
@@ -151,12 +164,14 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
         sweep = SweepConfig.model_validate(data)
     except ValidationError as exc:
         raise UserError(*(f"{source}: {line}" for line in format_errors(exc, SweepConfig))) from None
+    check_size(sweep, source)
     if sweep.vectorize and sweep.pruner != "none" and not sweep.search:
         raise UserError(f"{source}: vectorize: an arm's seeds train together, so pruner {sweep.pruner!r} cannot stop "
                         "one of them (use pruner: none, or vectorize: false)")
     problems, cells, arms, tuning, factors = [], [], [], {}, {}
-    explicit = "arms" in data
-    for arm, change, point in design_arms(sweep.arms, sweep.grid, explicit):
+    design = design_arms(sweep.arms, sweep.grid, "arms" in data)
+    check_names([arm for arm, _, _ in design], source)
+    for arm, change, point in design:
         where = f"{source}: " + (f"arms.{arm.split(',')[0]}" if change else "base") + (f" (cell {arm})" if point else "")
         resolved = merge(sweep.base, change)
         for path, value in point.items():
@@ -190,6 +205,23 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
     if problems:
         raise UserError(*problems)
     return Sweep(sweep, cells, data, source, arms, tuning, factors)
+
+
+def check_size(sweep: SweepConfig, source: str) -> None:
+    """Refuse a design of more than MAX_CELLS cells, counted from the axis lengths before any is built."""
+    arms = len(sweep.arms) * math.prod(len(values) for values in sweep.grid.values())
+    trials = sweep.search.trials_per_arm if sweep.search else 0
+    cells = arms * (len(sweep.seeds) + trials)
+    if cells > MAX_CELLS:
+        raise UserError(f"{source}: the design has {cells:,} cells ({arms:,} arms × ({len(sweep.seeds)} seeds + {trials} "
+                        f"tuning trials)); at most {MAX_CELLS:,} are allowed, so split it into several sweeps")
+
+
+def check_names(arms: list[str], source: str) -> None:
+    """Refuse two grid cells that get the same arm name (values whose labels join into the same text)."""
+    twins = sorted(arm for arm, count in Counter(arms).items() if count > 1)
+    if twins:
+        raise UserError(f"{source}: grid: several cells are named {twins[0]!r}; give the values distinct names")
 
 
 def with_params(cell: Cell, params: dict[str, Any], catalog=None) -> Cell:

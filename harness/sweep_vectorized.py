@@ -3,8 +3,9 @@
 The worker that pops a seed cell claims the arm's other waiting seed cells, each by the same
 storage transition as any pop (WAITING to RUNNING), so a cell is still trained exactly once however
 many workers race. Only seeds that start afresh join: a cell continuing a stopped attempt's
-checkpoint runs alone. Each claimed trial gets its worker, a heartbeat and the outcome of its own
-seed, recorded as a separate run's would be (see :func:`ganx.vectorized.train_vectorized`).
+checkpoint runs alone. Each claimed trial records its worker as it is popped, and gets a heartbeat
+and the outcome of its own seed, recorded as a separate run's would be (see
+:func:`ganx.vectorized.train_vectorized`).
 """
 
 from __future__ import annotations
@@ -44,10 +45,8 @@ def run_together(study, trial, cell: Cell | None, sweep: Sweep, results: Path, r
 
     claimed = [(trial, cell)]
     try:
-        trial.set_user_attr("worker", liveness.identity(env.slot))
-        while (mate := queue.pop(study, keep=fresh_seed)) is not None:
+        while (mate := queue.pop(study, liveness.identity(env.slot), keep=fresh_seed)) is not None:
             claimed.append((mate, seeds[queue.key_of(mate)]))
-            mate.set_user_attr("worker", liveness.identity(env.slot))
         if len(claimed) == 1:
             return None
         with ExitStack() as beating:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +34,12 @@ def trials_frame(study):
     """
     import pandas as pd
 
+    from .cells import is_final
+
     rows, axes = [], {}
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
-        if "arm" not in attrs:
+        if "arm" not in attrs or not is_final(trial):
             continue
         factors = {axis: level_label(level) for axis, level in (attrs.get("factors") or {}).items()}
         axes.update(dict.fromkeys(factors))
@@ -67,15 +69,34 @@ def completed(frame, metric: str):
     return rows.assign(value=values)[values.map(math.isfinite).astype(bool)]  # bool even when empty
 
 
-def summarize(frame, arms: list[str], metrics: list[str], ci: float = 0.95) -> list[dict[str, Any]]:
-    """Per arm: seeds complete/failed/pruned and each metric's :class:`~ganx.stats.Interval` (None if no value)."""
+def expected_cells(study) -> dict[str, list]:
+    """The seeds each arm of the sweep's design should have an outcome for (empty if the study has no design)."""
+    seeds = (study.user_attrs.get("sweep") or {}).get("seeds", [0])
+    return {arm: list(seeds) for arm in study.user_attrs.get("arms") or []}
+
+
+def unfinished(study) -> list[str]:
+    """The cells (``arm/sSEED``) of the design that have no outcome yet: still to run, or lost."""
+    from .cells import is_final
+
+    done = {(t.user_attrs["arm"], t.user_attrs.get("seed")) for t in study.get_trials(deepcopy=False)
+            if "arm" in t.user_attrs and is_final(t)}
+    return [f"{arm}/s{seed}" for arm, seeds in expected_cells(study).items() for seed in seeds if (arm, seed) not in done]
+
+
+def summarize(frame, arms: list[str], metrics: list[str], ci: float = 0.95,
+              expected: dict[str, list] | None = None) -> list[dict[str, Any]]:
+    """Per arm: seeds complete/failed/pruned/missing (of those ``expected``) and each metric's
+    :class:`~ganx.stats.Interval` (None if no value)."""
     outcomes = seed_outcomes(frame)
     done = {m: completed(frame, m) for m in metrics}
     out = []
     for arm in arms:
-        states = outcomes[outcomes.arm == arm].state.value_counts()
+        mine = outcomes[outcomes.arm == arm]
+        states = mine.state.value_counts()
         row: dict[str, Any] = {"arm": arm, "complete": int(states.get("COMPLETE", 0)),
-                               "failed": int(states.get("FAIL", 0)), "pruned": int(states.get("PRUNED", 0))}
+                               "failed": int(states.get("FAIL", 0)), "pruned": int(states.get("PRUNED", 0)),
+                               "missing": len(set((expected or {}).get(arm, [])) - set(mine.seed))}
         for metric in metrics:
             values = list(done[metric][done[metric].arm == arm].value)
             row[metric] = stats.t_interval(values, ci) if values else None
@@ -94,6 +115,7 @@ class View:
     baseline: str
     ci: float = 0.95
     sort: bool = False
+    expected: dict[str, list] = field(default_factory=dict)  # arm -> the seeds the design runs
 
 
 def interval_text(iv: stats.Interval, signed: bool = False) -> str:
@@ -120,8 +142,8 @@ def compare_arms(frame, arms: list[str], view: View) -> dict[str, tuple[stats.Co
 
 def ablation_sheet(frame, view: View) -> Sheet:
     """The main table: a row per arm, a column per metric, Δ and p for the objective, and the counts."""
-    arms = list(dict.fromkeys(frame.arm))
-    summary = summarize(frame, arms, view.metrics, view.ci)
+    arms = list(dict.fromkeys([*view.expected, *frame.arm]))
+    summary = summarize(frame, arms, view.metrics, view.ci, view.expected)
     if view.sort:
         sign = -1 if view.directions[view.objective] == "maximize" else 1
         summary.sort(key=lambda row: sign * row[view.objective].mean if row[view.objective] else math.inf)
@@ -132,15 +154,15 @@ def ablation_sheet(frame, view: View) -> Sheet:
     header += [f"Δ {view.objective}", "p (Holm)", "n"]
     sheet = Sheet(view.title, header, [])
     for row in summary:
-        cells = [row["arm"]] + [interval_text(row[m]) if row[m] else "—" for m in view.metrics]
+        cells = [row["arm"] + (" †" if incomplete(row) else "")] + [interval_text(row[m]) if row[m] else "—" for m in view.metrics]
         if row["arm"] in comparisons:
             comparison, p = comparisons[row["arm"]]
             cells += [interval_text(comparison.delta, signed=True), number(p) + ("*" if p < alpha else "")]
         else:
             cells += ["—", "—"]
         sheet.rows.append(cells + [f"{row['complete']}/{row['failed']}/{row['pruned']}"])
-    for column, metric in enumerate(view.metrics, 1):
-        means = [(r, row[metric].mean) for r, row in enumerate(summary) if row[metric]]
+    for column, metric in enumerate(view.metrics, 1):  # only arms whose every seed completed can be best
+        means = [(r, row[metric].mean) for r, row in enumerate(summary) if row[metric] and not incomplete(row)]
         if len(means) > 1:
             best = means[0][1]
             for _, mean in means:
@@ -148,10 +170,30 @@ def ablation_sheet(frame, view: View) -> Sheet:
             sheet.bold |= {(r, column) for r, mean in means if mean == best}
     sheet.notes = [
         f"mean ± half-width of its {view.ci:.0%} t-interval over completed seeds; ↑/↓: higher/lower is better; "
-        f"bold: best per column; n: seeds completed/failed/pruned; objective: {view.objective}.",
+        f"bold: best per column among arms whose every seed completed; †: a seed failed or has no result; "
+        f"n: seeds completed/failed/pruned; objective: {view.objective}.",
         test_note(comparisons, view, alpha),
     ]
+    sheet.warnings = [warning for row in summary if (warning := incomplete_warning(row, view.baseline))]
     return sheet
+
+
+def incomplete(row: dict[str, Any]) -> bool:
+    return bool(row["failed"] or row["missing"])
+
+
+def incomplete_warning(row: dict[str, Any], baseline: str) -> str | None:
+    """What the table lacks for this arm: seeds with no result (not finished, or lost) and failed seeds."""
+    parts = []
+    if row["missing"]:
+        parts.append(f"{row['missing']} seed{'s' * (row['missing'] != 1)} with no result yet "
+                     "(run the sweep again to finish them)")
+    if row["failed"]:
+        parts.append(f"{row['failed']} failed seed{'s' * (row['failed'] != 1)} (`ganx table --format csv` shows why)")
+    if not parts:
+        return None
+    who = f"the baseline arm {row['arm']!r}" if row["arm"] == baseline else f"arm {row['arm']!r}"
+    return f"{who} is incomplete: " + " and ".join(parts) + "; its numbers rest on fewer seeds"
 
 
 def test_note(comparisons: dict, view: View, alpha: float) -> str:
@@ -240,7 +282,7 @@ def study_view(study, frame, metrics: list[str] | None = None, baseline: str | N
     known = [objective] + sorted(set(frame.metric.dropna()) - {objective})
     chosen = list(dict.fromkeys(metrics or known))
     problems = [f"--metric: unknown metric {m!r} (valid: {', '.join(known)})" for m in chosen if m not in known]
-    arms = list(dict.fromkeys(frame.arm))
+    arms = list(dict.fromkeys([*expected_cells(study), *frame.arm]))
     if baseline is not None and baseline not in arms:
         problems.append(f"--baseline: no arm named {baseline!r} (valid: {', '.join(arms) or 'none'})")
     if not 0 < ci < 1:
@@ -251,7 +293,8 @@ def study_view(study, frame, metrics: list[str] | None = None, baseline: str | N
         chosen.insert(0, objective)
     baseline = baseline or ("baseline" if "baseline" in arms or not arms else arms[0])
     directions = {m: direction if m == objective else direction_of(m, direction) for m in chosen}
-    return View(f"ganx sweep {sweep.get('name', study.study_name)}", objective, chosen, directions, baseline, ci, sort)
+    return View(f"ganx sweep {sweep.get('name', study.study_name)}", objective, chosen, directions, baseline, ci, sort,
+                expected_cells(study))
 
 
 def study_sheets(study, frame, view: View, folder: Path | None = None) -> list[Sheet]:

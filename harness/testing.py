@@ -80,7 +80,8 @@ def registered(*plugins: object) -> Iterator[None]:
         yield
     finally:
         for plugin in added:
-            pm.unregister(plugin)
+            if pm.is_registered(plugin):  # a plugin whose registration hook raised was left out already
+                pm.unregister(plugin)
 
 
 def tiny_config(**changes: Any) -> dict[str, Any]:

@@ -7,28 +7,34 @@ each of which is one visible call below.
 from __future__ import annotations
 
 import os
+import random
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
 from .acceleration import FULL, Precision, accelerate, fits_on_device, host_sampler
 from .components import DBatch, Evaluation, GBatch, Run
 from .config import Optimizer, RunConfig
-from .errors import TrainingFailure, UserError
+from .errors import PluginError, TrainingFailure, UserError
 from .hooks import Hooks, blamed
 from .plugin_manager import Catalog, get_catalog
 
 Report = Callable[[int, dict[str, float]], None]
+OUT_OF_MEMORY = ("out of memory", "not enough memory", "can't allocate memory", "size calculation overflowed")  # torch's
 
 
 def resolve_device(name: str):
-    """``auto`` picks CUDA when available; asking for an absent CUDA is a UserError."""
+    """``auto`` picks CUDA when available; asking for an absent CUDA GPU or MPS device is a UserError."""
     import torch
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device: {name!r} was asked for but no CUDA GPU is available (use 'cpu' or 'auto')")
+    present = {"cuda": torch.cuda.device_count(), "mps": int(torch.backends.mps.is_available())}.get(device.type)
+    if present is not None and (device.index or 0) >= present:
+        kind = {"cuda": "CUDA GPU", "mps": "Apple MPS device"}[device.type]
+        found = f"only {present}" if present else "no"
+        raise UserError(f"device: {name!r} was asked for but {found} {kind} is available (use 'cpu' or 'auto')")
     return device
 
 
@@ -57,6 +63,20 @@ def build_optimizer(spec: Optimizer, params):
     return make[spec.name]()
 
 
+@contextmanager
+def memory_for(field: str):
+    """Running out of memory inside the block becomes a UserError naming the config ``field`` to shrink."""
+    try:
+        yield
+    except (MemoryError, RuntimeError, PluginError) as exc:
+        cause = exc.__cause__ if isinstance(exc, PluginError) else exc
+        text = str(cause)
+        if not (isinstance(cause, MemoryError) or any(sign in text for sign in OUT_OF_MEMORY)):
+            raise
+        first = text.strip().splitlines()[0] if text.strip() else type(cause).__name__
+        raise UserError(f"{field}: not enough memory to build it ({first}); make it smaller") from None
+
+
 def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, Hooks, list]:
     """Seed everything, load the data, build G, D, the plugins and the optimizers."""
     import torch
@@ -65,11 +85,13 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    random.seed(config.seed)  # for plugins that use it; a checkpoint holds its state too
     device = resolve_device(config.device)
     dataset = catalog.create("dataset", config.dataset)
-    real, _ = blamed(dataset, "load", data_dir(config), "train")
-    on_device = fits_on_device(real, device)
-    data = real.to(device) if on_device else real
+    with memory_for("dataset"):
+        real, _ = blamed(dataset, "load", data_dir(config), "train")
+        on_device = fits_on_device(real, device)
+        data = real.to(device) if on_device else real
     shape = tuple(data.shape[1:])
     arch_g, arch_d = catalog.create("architecture", config.arch.g), catalog.create("architecture", config.arch.d)
     norm_g, norm_d = catalog.create("normalization", config.norm.g), catalog.create("normalization", config.norm.d)
@@ -80,6 +102,11 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
 
     def sample_z(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.randn(n, config.latent_dim, generator=generator or rng, device=device)
+
+    with memory_for("arch.g"):
+        generator = blamed(arch_g, "build_generator", config.latent_dim, shape, norm_g).to(device)
+    with memory_for("arch.d"):
+        discriminator = blamed(arch_d, "build_discriminator", shape, norm_d).to(device)
 
     run = Run(
         config=config,
@@ -92,8 +119,8 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         norm_g=norm_g,
         norm_d=norm_d,
         loss=loss,
-        generator=blamed(arch_g, "build_generator", config.latent_dim, shape, norm_g).to(device),
-        discriminator=blamed(arch_d, "build_discriminator", shape, norm_d).to(device),
+        generator=generator,
+        discriminator=discriminator,
         sample_z=sample_z,
         rng=rng,
         optimizer={"g": config.optimizer.g, "d": config.optimizer.d},
@@ -248,13 +275,13 @@ class LossLog:
     def flush(self, run: Run) -> dict[str, float]:
         means = [v / self.count for v in self.total.tolist()]
         self.sums, self.count = None, 0
-        row = check_finite(dict(zip(self.KEYS, means)), run.step)
+        row = check_finite(dict(zip(self.KEYS, means)), run.step + 1)
         row |= {k: run.last[k] for k in ("d_grad_norm", "g_grad_norm") if k in run.last}
         return row
 
 
 def check_finite(row: dict[str, float], step: int) -> dict[str, float]:
-    """The log row, or TrainingFailure naming its first non-finite value."""
+    """The log row of ``step`` (1-based, as logged), or TrainingFailure naming its first non-finite value."""
     import math
 
     bad = [k for k, v in row.items() if not math.isfinite(v)]

@@ -1,7 +1,9 @@
 """Running one popped trial of a sweep: its config and run folder, training, and recording the outcome.
 
-A failure is recorded on the trial (``failure``: diverged, error, ...), never raised; a stop is.
-A cell whose earlier attempt was stopped or lost continues from that attempt's checkpoint.
+A failure is recorded on the trial (``failure``: diverged, error, ...), never raised; a stop is, and
+so is an :class:`~ganx.errors.EnvironmentFault` (a full disk, a lost database), which leaves the cell
+runnable. A cell whose earlier attempt was stopped, lost or hit by a fault continues from that
+attempt's checkpoint.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import yaml
 
 from . import cells as queue
 from . import liveness
-from .errors import PluginError, TrainingFailure, UserError
+from .errors import PluginError, TrainingFailure, UserError, environment_fault
 from .sweep import WorkerEnv, outcome_attrs, sweep_dir
 from .sweep_config import Cell, Sweep, with_params
 
-RESUMABLE = ("interrupted", "lost")  # attempts whose checkpoint the next attempt continues
+RESUMABLE = ("interrupted", "lost", "fault")  # attempts whose checkpoint the next attempt continues
 EXECUTION = ("device", "threads")  # config keys a worker sets; they do not change what is trained
 
 
@@ -30,7 +32,6 @@ def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb:
     if cell is None:  # a cell of an older version of this sweep file (continued with --force)
         queue.close(study._storage, trial._trial_id, "removed", f"cell {trial.user_attrs.get('queued')!r} is not in {sweep.source}")
         return {"state": "FAIL", "error": "removed from the sweep"}
-    trial.set_user_attr("worker", liveness.identity(env.slot))
 
     def attempt() -> dict[str, Any]:
         config, out, resumed = prepare(study, trial, cell, sweep, results, env)
@@ -114,6 +115,9 @@ def record(study, trial, cell: Cell, sweep: Sweep, attempt: Callable[[], dict[st
     except (PluginError, UserError) as exc:
         return fail(study, trial, final_attrs, "error", str(exc))
     except Exception as exc:  # a crash in one cell must not stop the sweep; it is retried
+        if fault := environment_fault(exc):  # the disk or database failed, not the cell: stop, keep it runnable
+            queue.close(study._storage, trial._trial_id, "fault", str(fault), quiet=True)
+            raise fault from None
         where = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
         last_try = tried >= sweep.config.retries

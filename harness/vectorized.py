@@ -318,7 +318,7 @@ def train_vectorized(
                 rows = log.flush_rows(seeds.last)
                 for k in live():
                     try:
-                        row = check_finite(rows[k], step)
+                        row = check_finite(rows[k], step + 1)
                     except TrainingFailure as failure:
                         outcomes[k] = failure
                         if writers[k]:

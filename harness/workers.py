@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
+from .errors import environment_fault
 from .progress import Monitor
 from .sweep import Studies, WorkerEnv, coordinate, open_studies, work
 from .sweep_config import Sweep
+
+
+FAULT_EXIT = 1  # a spawned worker stopped by a full disk or a lost database
 
 
 def device_name(device: str) -> str:
@@ -40,13 +46,18 @@ def worker_main(raw: dict, source: str, results: Path, storage: str | None, env:
 
     parent = os.getppid()
     signal.signal(signal.SIGTERM, interrupt)  # between trials; while training the trainer defers it
-    sweep = validate_sweep(raw, source)
-    studies = open_studies(sweep, results, storage)
     threading.Thread(target=watch_parent, args=(parent,), daemon=True).start()
     try:
-        work(sweep, results, studies, env)
+        sweep = validate_sweep(raw, source)
+        work(sweep, results, open_studies(sweep, results, storage), env)
     except KeyboardInterrupt:  # stopped by a signal; the trial is closed as interrupted
         pass
+    except Exception as exc:  # a full disk or a lost database: one line, and the cell stays runnable
+        fault = environment_fault(exc)
+        if fault is None:
+            raise
+        Console(stderr=True, highlight=False).print(f"[red]error:[/] worker {env.slot}: {escape(str(fault))}", soft_wrap=True)
+        sys.exit(FAULT_EXIT)
 
 
 def interrupt(signum, frame):
@@ -94,6 +105,11 @@ def run_workers(sweep: Sweep, results: Path, storage: str | None, studies: Studi
         except KeyboardInterrupt:  # our handler between trials, or the trainer's Interrupted (a subclass)
             stopped.append(signal.SIGTERM)
             stop_children()
+        except Exception as exc:  # a full disk or a lost database stops every worker, then is reported
+            stop_children()
+            for process in processes:
+                process.join()
+            raise environment_fault(exc) or exc
         for process in processes:
             process.join()
     finally:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from ganx import Architecture, Params, UserError, hookimpl
+
+
+Width = Annotated[int, Field(gt=0, le=16_384)]  # a 16k × 16k linear layer is 1 GiB of float32
+Channels = Annotated[int, Field(gt=0, le=4_096)]  # a 4k × 4k conv with a 5 × 5 kernel is 1.6 GiB
 
 
 class MLP(Architecture):
@@ -20,7 +24,7 @@ class MLP(Architecture):
     name = "mlp"
 
     class Params(Params):
-        hidden: list[int] = Field(default=[128, 128], min_length=1)
+        hidden: list[Width] = Field(default=[128, 128], min_length=1)
         activation: Literal["leaky_relu", "relu"] = "leaky_relu"
         slope: float = Field(0.2, ge=0)
         output: Literal["auto", "tanh", "linear", "sigmoid"] = "auto"
@@ -101,8 +105,8 @@ class DCGAN(Architecture):
     name = "dcgan"
 
     class Params(Params):
-        g_widths: list[int] = Field(default=[256, 128, 64], min_length=1)
-        d_widths: list[int] = Field(default=[64, 128], min_length=1)
+        g_widths: list[Channels] = Field(default=[256, 128, 64], min_length=1)
+        d_widths: list[Channels] = Field(default=[64, 128], min_length=1)
         kernel: int = Field(5, ge=2, description="must be odd when G has stride-1 layers")
         g_activation: Literal["relu", "leaky_relu"] = "relu"
         d_activation: Literal["relu", "leaky_relu"] = "leaky_relu"

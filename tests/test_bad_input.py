@@ -4,6 +4,7 @@ valid, no traceback, and no file written or changed."""
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Callable
 
 import pytest
 import yaml
+
+from ganx import Architecture, hookimpl
 
 RUN = {
     "name": "tiny",
@@ -39,6 +42,11 @@ def run_yaml(**changes) -> dict[str, str]:
 
 def sweep_yaml(**changes) -> dict[str, str]:
     return {"sweep.yaml": changed(SWEEP, **changes)}
+
+
+def laughs(indent: str, width: int, levels: int) -> str:
+    """YAML entries a0, a1, ...: each an anchored list of ``width`` aliases of the one before ("billion laughs")."""
+    return "".join(f"{indent}a{i}: &a{i} [{', '.join([f'*a{i - 1}' if i else '1'] * width)}]\n" for i in range(levels))
 
 
 @dataclass
@@ -165,6 +173,40 @@ CASES = [
     Case("resume-checkpoint-of-other-config", ("run", "--resume", "done"), ("done/checkpoint.pt: does not fit this run's config",), setup=copy_run(other_arch_checkpoint)),
     Case("resume-corrupt-metrics", ("run", "--resume", "done"), ("done/metrics.jsonl: line 2 is not valid JSON",), setup=copy_run(corrupt_metrics)),
     Case("results-dir-not-writable", ("run", "run.yaml", "--out", "blocker/out"), ("blocker/out: cannot write results here",), {**run_yaml(), "blocker": "a file, not a folder"}),
+    Case("sweep-results-is-a-file", ("sweep", "sweep.yaml", "--results", "blocker"), ("--results blocker: cannot write results here",), {**sweep_yaml(), "blocker": "a file, not a folder"}),
+    # --- values no run can use: refused before training (issue 13) ---
+    Case("betas-out-of-range", ("run", "run.yaml"), ("optimizer.g.betas[0]: Input should be less than 1", "optimizer.g.betas[1]: Input should be greater than or equal to 0"), run_yaml(optimizer={"betas": [1.5, -3]})),
+    Case("betas-nan", ("run", "run.yaml"), ("optimizer.g.betas[0]: Input should be a finite number",), run_yaml(optimizer={"betas": [float("nan"), 0.9]})),
+    Case("lr-infinite", ("run", "run.yaml"), ("optimizer.g.lr: Input should be a finite number",), run_yaml(optimizer={"lr": float("inf")})),
+    Case("eps-infinite", ("run", "run.yaml"), ("optimizer.d.eps: Input should be a finite number",), run_yaml(optimizer={"eps": float("inf")})),
+    Case("plugin-param-infinite", ("run", "run.yaml"), ("dataset.grid25.std: Input should be a finite number",), run_yaml(dataset={"name": "grid25", "std": float("inf")})),
+    Case("seed-2-to-the-64", ("run", "run.yaml"), ("seed: Input should be less than 4294967296",), run_yaml(seed=2**64)),
+    Case("seed-2-to-the-64-minus-1", ("run", "run.yaml"), ("seed: Input should be less than 4294967296",), run_yaml(seed=2**64 - 1)),
+    Case("seed-negative", ("run", "run.yaml"), ("seed: Input should be greater than or equal to 0",), run_yaml(seed=-1)),
+    Case("sweep-seed-too-large", ("sweep", "sweep.yaml"), ("seeds[1]: Input should be less than 4294967296",), sweep_yaml(seeds=[0, 2**64 - 1])),
+    Case("search-seeds-overflow", ("sweep", "sweep.yaml"), ("search: Value error, the last tuning trial's seed",), sweep_yaml(search={"trials_per_arm": 5, "seed": 2**32 - 2, "parameters": {"latent_dim": {"values": [2, 3]}}})),
+    Case("device-mps-absent", ("run", "run.yaml", "--device", "mps"), ("device: 'mps'", "no Apple MPS device"), run_yaml()),
+    Case("batch-size-huge", ("run", "run.yaml"), ("batch_size: Input should be less than or equal to 65536",), run_yaml(batch_size=10**9)),
+    Case("eval-samples-huge", ("run", "run.yaml"), ("eval.samples: Input should be less than or equal to 100000",), run_yaml(eval={"samples": 10**9})),
+    Case("mlp-width-huge", ("run", "run.yaml"), ("arch.g.mlp.hidden[0]: Input should be less than or equal to 16384",), run_yaml(arch={"name": "mlp", "hidden": [10**8]})),
+    Case("threads-huge", ("run", "run.yaml"), ("threads: Input should be less than or equal to 1024",), run_yaml(threads=100_000)),
+    Case("schema-and-plugin-errors-together", ("run", "run.yaml"), ("steps: required but missing", "bach_size: unknown key", "loss: unknown loss plugin 'hnge'", "arch.g.mlp.hiden: unknown key", "metrics[0]: unknown metric plugin 'mode'"), run_yaml(steps=None, bach_size=8, loss="hnge", arch={"name": "mlp", "hiden": [8]}, metrics=["mode"])),
+    Case("schema-and-plugin-errors-in-an-arm", ("sweep", "sweep.yaml"), ("arms.bad: steps: Input should be greater than 0", "arms.bad: loss: unknown loss plugin 'hnge'"), sweep_yaml(arms={"bad": {"steps": 0, "loss": "hnge"}})),
+    # --- resource bombs: refused by counting, before anything is expanded (issue 13) ---
+    Case("yaml-nested-100000-deep", ("run", "run.yaml"), ("run.yaml: line 1", "nested more than 64 levels deep"), {"run.yaml": "dataset: " + "[" * 100_000 + "]" * 100_000 + "\n"}),
+    Case("yaml-billion-laughs-in-search", ("sweep", "sweep.yaml"), ("sweep.yaml: line 1", "aliases expanded the document holds", "at most 100,000"), {"sweep.yaml": changed(SWEEP) + "search:\n  trials_per_arm: 2\n  parameters:\n" + laughs("    ", 9, 10)}),
+    Case("yaml-anchors-in-grid", ("sweep", "sweep.yaml"), ("sweep.yaml: line 1", "aliases expanded the document holds"), {"sweep.yaml": changed(SWEEP) + "grid:\n" + laughs("  ", 10, 8)}),
+    Case("yaml-alias-in-its-own-anchor", ("run", "run.yaml"), ("run.yaml: line ", "an alias refers to a node that holds it"), {"run.yaml": "dataset: grid25\nsteps: 3\ntricks: &t [*t]\n"}),
+    Case("yaml-list-as-key", ("run", "run.yaml"), ("run.yaml: line 2, column 8", "found unhashable key"), {"run.yaml": "dataset: grid25\neval: {[1, 2]: 3}\n"}),
+    Case("yaml-integer-too-large", ("run", "run.yaml"), ("run.yaml: line 2, column 8", "too large"), {"run.yaml": "dataset: grid25\nsteps: " + "9" * 5000 + "\n"}),
+    Case("yaml-file-too-large", ("run", "run.yaml"), ("run.yaml: 1,100,0", "at most 1,000,000"), {"run.yaml": "dataset: grid25\n#" + "x" * 1_100_000 + "\n"}),
+    Case("grid-too-many-cells", ("sweep", "sweep.yaml"), ("sweep.yaml: the design has 2,000,000,000 cells", "at most 10,000"), sweep_yaml(grid={f"a{i}": list(range(10)) for i in range(9)})),
+    Case("search-too-many-trials", ("sweep", "sweep.yaml"), ("sweep.yaml: the design has 1,000,000,002 cells", "at most 10,000"), sweep_yaml(search={"trials_per_arm": 10**9, "parameters": {"latent_dim": {"values": [2, 3]}}})),
+    # --- cells that would be one cell, or share a name (issue 13) ---
+    Case("grid-equal-values", ("sweep", "sweep.yaml"), ("grid: Value error, axis 'optimizer.lr' lists '0.001' more than once",), {"sweep.yaml": changed(SWEEP) + "grid:\n  optimizer.lr: [0.001, 1.0e-3]\n"}),
+    Case("grid-equal-numbers-and-booleans", ("sweep", "sweep.yaml"), ("axis 'steps' lists '1.0', 'True' more than once",), {"sweep.yaml": changed(SWEEP) + "grid:\n  steps: [1, 1.0, true]\n"}),
+    Case("grid-values-with-one-name", ("sweep", "sweep.yaml"), ("axis 'tricks' lists 'none' more than once",), sweep_yaml(grid={"tricks": [[], "none"]})),
+    Case("grid-cells-with-one-name", ("sweep", "sweep.yaml"), ("grid: several cells are named 'baseline,a=x,b=y,b=z'",), sweep_yaml(grid={"a": ["x,b=y", "x"], "b": ["z", "y,b=z"]})),
 ]
 
 
@@ -225,3 +267,71 @@ def test_a_study_made_from_a_different_sweep_file_is_refused(ganx, tmp_path, mon
     assert code == 2 and "Traceback" not in out + err
     assert "sweep.yaml" in err and "'s'" in err and "different" in err
     assert snapshot(tmp_path / "results" / "s" / "runs") == runs
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
+def test_a_read_only_results_folder_is_refused(ganx, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sweep.yaml").write_text(changed(SWEEP))
+    (tmp_path / "locked").mkdir(mode=0o555)
+    before = snapshot(tmp_path)
+
+    code, out, err = ganx("sweep", "sweep.yaml", "--results", "locked")
+
+    assert code == 2 and "Traceback" not in out + err
+    assert err.startswith("error: --results locked: cannot write results here") and len(err.strip().splitlines()) == 1
+    assert snapshot(tmp_path) == before
+
+
+class Huge(Architecture):
+    """An architecture whose G cannot be allocated: torch's own out-of-memory error, raised at once."""
+
+    name = "test-huge"
+
+    def build_generator(self, latent_dim, data_shape, norm):
+        import torch
+
+        weights = torch.empty(2**62, dtype=torch.uint8)  # 4 EiB: the allocator refuses it at once
+        return torch.nn.Linear(1, weights.numel())
+
+
+class HugePlugin:
+    @hookimpl
+    def register_architectures(self, register):
+        register(Huge)
+
+
+def test_a_network_too_big_for_memory_is_one_line_naming_the_field(ganx, tmp_path, monkeypatch, register_plugin):
+    """Whatever cannot be known before training (a model too big for memory) names its field, not a traceback."""
+    register_plugin(HugePlugin())
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run.yaml").write_text(changed(RUN, arch={"g": "test-huge", "d": {"name": "mlp", "hidden": [8]}}))
+    before = snapshot(tmp_path)
+
+    code, out, err = ganx("run", "run.yaml")
+
+    assert code == 2 and "Traceback" not in out + err
+    assert err.startswith("error: arch.g: not enough memory to build it") and len(err.strip().splitlines()) == 1, err
+    assert snapshot(tmp_path) == before
+
+
+BOMBS = ("yaml-nested-100000-deep", "yaml-billion-laughs-in-search", "yaml-anchors-in-grid", "grid-too-many-cells",
+         "search-too-many-trials")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES if c.id in BOMBS])
+def test_resource_bombs_are_refused_by_counting(case: Case, ganx, tmp_path, monkeypatch):
+    """Refused well within seconds and without growing memory: the limits count nodes and cells, they build none."""
+    import resource
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    for name, content in case.files.items():
+        (tmp_path / name).write_text(content)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+
+    code, _, _ = ganx(*case.argv)
+
+    assert code == 2 and time.monotonic() - started < 20
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 500_000  # KiB

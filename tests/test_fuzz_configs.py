@@ -1,5 +1,8 @@
 """Property: whatever a config or sweep file holds, ``ganx`` exits 0 or 2 with one 'error:' line per
-problem, never a traceback. Runs the real CLI in-process, stopping right after validation."""
+problem, never a traceback. Runs the real CLI in-process, stopping right after validation.
+
+Hostile files too (anchors and aliases that expand a billion-fold, nesting 100,000 deep, huge numbers,
+inf and NaN anywhere) are answered within seconds, by counting, and write nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import io
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -67,7 +71,8 @@ def cli():
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(-(2**70), 2**70),
+    st.integers(-(2**300), 2**300),
+    st.sampled_from([2**32, 2**63, 2**64 - 1, 2**64]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
     st.sampled_from(PLUGIN_NAMES),
@@ -125,6 +130,32 @@ def dump(data, draw) -> str:
     return text
 
 
+HOSTILE = "HOSTILE-VALUE"  # a placeholder, replaced in the YAML text by a hostile value
+
+
+def laughs(width: int, levels: int) -> str:
+    """A flow list whose aliases expand to ``width ** levels`` scalars (a "billion laughs")."""
+    return "[" + ", ".join(f"&l{i} [{', '.join([f'*l{i - 1}' if i else 'lol'] * width)}]" for i in range(levels)) + "]"
+
+
+hostile = st.one_of(
+    st.builds(laughs, st.integers(1, 12), st.integers(1, 12)),
+    st.sampled_from([10, 63, 64, 65, 1000, 100_000]).map(lambda n: "[" * n + "]" * n),
+    st.sampled_from([10, 64, 100_000]).map(lambda n: "{a: " * n + "1" + "}" * n),
+    st.sampled_from(["&self [*self]", ".inf", "-.inf", ".nan", "[.nan, .inf]", "1.0e309", "18446744073709551616",
+                     "18446744073709551615", "-1", "0x" + "f" * 80, "9" * 5000, "[0.001, 1.0e-3]", "[1, 1.0, true]"]),
+)
+
+
+@st.composite
+def with_hostile_value(draw, base):
+    """YAML text of ``base`` with one value (anywhere) replaced by a hostile one."""
+    data = copy.deepcopy(base)
+    parent_path, key = draw(st.sampled_from(list(paths(data))))
+    at(data, parent_path)[key] = HOSTILE
+    return yaml.safe_dump(data, sort_keys=False).replace(HOSTILE, draw(hostile))
+
+
 def check(code: int, out: str, err: str) -> None:
     event(f"exit {code}")
     assert code in (0, 2), f"exit {code}\n{out}\n{err}"
@@ -162,3 +193,29 @@ def test_the_unmutated_files_validate(cli):
     (folder / "ok-sweep.yaml").write_text(yaml.safe_dump(SWEEP))
     assert invoke("run", str(folder / "ok.yaml"))[0] == 0
     assert invoke("sweep", str(folder / "ok-sweep.yaml"))[0] == 0
+
+
+FULL_SWEEP = {**SWEEP, "grid": {"loss": ["nsgan", "hinge"]},
+              "search": {"trials_per_arm": 2, "parameters": {"latent_dim": {"values": [2, 3]}}}}
+
+
+@pytest.mark.parametrize("command, base", [("run", RUN), ("sweep", FULL_SWEEP)])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_hostile_values_are_answered_quickly_and_write_nothing(cli, data, command, base):
+    invoke, folder = cli
+    path = folder / f"{command}.yaml"
+    path.write_text(data.draw(with_hostile_value(base)))
+    before = sorted(folder.rglob("*"))
+    started = time.monotonic()
+
+    check(*invoke(command, str(path)))
+
+    assert time.monotonic() - started < 20  # refused by counting, not by running out of time or memory
+    assert sorted(folder.rglob("*")) == before
+
+
+def test_the_unmutated_full_sweep_validates(cli):
+    invoke, folder = cli
+    (folder / "full.yaml").write_text(yaml.safe_dump(FULL_SWEEP))
+    assert invoke("sweep", str(folder / "full.yaml"))[0] == 0

@@ -15,7 +15,7 @@ import yaml
 
 from ganx import Params, Trick, hookimpl
 from ganx.resume import deferred_signals
-from ganx.store import load_checkpoint, read_jsonl
+from ganx.store import atomic_write, load_checkpoint, read_jsonl
 
 ARMED = {"on": False}
 
@@ -108,22 +108,49 @@ def test_resume_of_a_finished_run_rewrites_the_same_results(ganx, tiny, tmp_path
     assert json.loads((tmp_path / "done" / "final.json").read_text()) == before
 
 
-def test_sigterm_to_a_real_ganx_process(tiny, tmp_path):
-    """The signal path in a separate process: exit 143, a message, a loadable checkpoint, no traceback."""
-    config, out = config_file(tmp_path, tiny), tmp_path / "out"
+def ganx_process(config: Path, out: Path, prelude: str = "") -> subprocess.CompletedProcess:
+    """``ganx run config --out out`` in a separate process with the stop trick armed, after running ``prelude``."""
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import test_interrupt_resume as t; "
+        "import os, signal, sys; sys.path.insert(0, sys.argv[1]); import test_interrupt_resume as t; "
         "from ganx.plugin_manager import get_plugin_manager; get_plugin_manager().register(t.StopPlugin()); "
-        "t.ARMED['on'] = True; sys.argv = ['ganx', *sys.argv[2:]]; from ganx.cli import main; main()"
+        f"t.ARMED['on'] = True; sys.argv = ['ganx', *sys.argv[2:]]\n{prelude}\nfrom ganx.cli import main; main()"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", script, str(Path(__file__).parent), "run", str(config), "--out", str(out)],
         capture_output=True, text=True, env=env, timeout=300,
     )
+
+
+def test_sigterm_to_a_real_ganx_process(tiny, tmp_path):
+    """The signal path in a separate process: exit 143, a message, a loadable checkpoint, no traceback."""
+    out = tmp_path / "out"
+    done = ganx_process(config_file(tmp_path, tiny), out)
     assert done.returncode == 143, done.stderr
     assert "Traceback" not in done.stdout + done.stderr and "--resume" in done.stdout
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 7 and leftovers(out) == []
+
+
+# os.fsync, patched: once the first SIGTERM is sent, the next fsync (the checkpoint's) sends the second
+# while the checkpoint is provably half written, then dawdles, so that unfixed the process surely dies there.
+SECOND_SIGTERM_MID_WRITE = """
+import time
+real_fsync = os.fsync
+def fsync(fd):
+    if not t.ARMED['on']:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)
+    real_fsync(fd)
+os.fsync = fsync
+"""
+
+
+def test_a_second_sigterm_during_the_checkpoint_write_kills_only_once_it_is_written(tiny, tmp_path):
+    out = tmp_path / "out"
+    done = ganx_process(config_file(tmp_path, tiny), out, SECOND_SIGTERM_MID_WRITE)
+    assert done.returncode == -signal.SIGTERM, done.stderr
+    assert leftovers(out) == []
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 7
 
 
 def test_a_second_signal_is_not_deferred():
@@ -133,6 +160,17 @@ def test_a_second_signal_is_not_deferred():
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_signal_during_a_file_write_acts_once_the_file_is_whole(tmp_path):
+    def write(f):
+        f.write("half ")
+        signal.raise_signal(signal.SIGINT)
+        f.write("and whole")
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "final.json", write)
+    assert (tmp_path / "final.json").read_text() == "half and whole" and leftovers(tmp_path) == []
 
 
 def test_disk_full_on_resume_is_an_error_and_leaves_the_files_intact(ganx, tiny, tmp_path, stop_trick, monkeypatch):
@@ -147,7 +185,7 @@ def test_disk_full_on_resume_is_an_error_and_leaves_the_files_intact(ganx, tiny,
 
     monkeypatch.setattr(os, "fsync", full)
     code, stdout, stderr = ganx("run", "--resume", out)
-    assert code == 2 and "No space left on device" in stderr and "Traceback" not in stderr
+    assert code == 1 and "no space left on device" in stderr and "Traceback" not in stderr  # the machine's fault, not input
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -168,7 +206,8 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(ganx, tiny,
 
     monkeypatch.setattr(store, "save_checkpoint", save_then_fill_disk)
     code, stdout, stderr = ganx("run", config, "--out", tmp_path / "out")
-    assert code == 2 and "checkpoint.pt" in stderr and "No space left" in stderr
+    assert code == 1 and "checkpoint.pt: no space left on device" in stderr
+    assert f"then continue with: ganx run --resume {tmp_path / 'out'}" in " ".join(stderr.split())
     assert load_checkpoint(tmp_path / "out" / "checkpoint.pt")["step"] == 10
     assert leftovers(tmp_path / "out") == []
 

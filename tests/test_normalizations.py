@@ -64,10 +64,11 @@ def test_group_norm_lowers_groups_to_a_divisor():
 
 
 def test_spectral_norm_bounds_the_top_singular_value_by_one():
+    torch.manual_seed(0)  # the power iteration's pace depends on the weights' singular-value gap
     layer = norm({"name": "spectral", "power_iterations": 1}).wrap(nn.Linear(20, 30))
     with torch.no_grad():
         layer.parametrizations.weight.original.mul_(50)
-        for _ in range(20):  # power iterations run in training-mode forward passes
+        for _ in range(200):  # power iterations run in training-mode forward passes
             layer(torch.randn(4, 20))
     assert torch.linalg.matrix_norm(layer.weight.detach(), ord=2) == pytest.approx(1.0, abs=1e-3)
     _, d = dcgan("spectral")

@@ -11,6 +11,8 @@ import textwrap
 import pytest
 
 from ganx import Loss, UserError, hookimpl
+from ganx import plugin_manager
+from ganx.config import validate_run
 from ganx.plugin_manager import get_catalog
 
 
@@ -98,6 +100,80 @@ def test_broken_entry_point_warns_and_the_rest_works(tmp_path):
         text=True,
     )
     assert strict.returncode != 0 and "torch_extras" in strict.stderr
+
+
+def ganx_cli(env: dict, *args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ganx.cli", *args], env=env, cwd=cwd, capture_output=True, text=True)
+
+
+def test_a_plugin_that_exits_on_import_is_a_warning_not_a_silent_exit(tmp_path, tiny):
+    """``SystemExit(0)`` while importing a plugin does not end ganx; a config that needs it says why it is missing."""
+    env = _fake_distribution(tmp_path, "raise SystemExit(0)\n")
+    listed = ganx_cli(env, "plugins", "--json")
+    assert listed.returncode == 0 and any(r["name"] == "nsgan" for r in json.loads(listed.stdout))
+    assert listed.stderr.splitlines() == [
+        "warning: plugin 'broken' from ganx-broken 1.2 failed to load (SystemExit: 0); skipped; "
+        "remove it with: pip uninstall ganx-broken"
+    ]
+    (tmp_path / "run.yaml").write_text(json.dumps({**tiny, "loss": "broken-loss"}))
+    run = ganx_cli(env, "run", "run.yaml", cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    [warning, error] = run.stderr.splitlines()
+    assert warning.startswith("warning: plugin 'broken' from ganx-broken 1.2 failed to load")
+    assert error.startswith("error: run.yaml: loss: unknown loss plugin 'broken-loss'")
+    assert error.endswith("left out as broken: plugin 'broken' from ganx-broken 1.2 (see the warning above)")
+
+
+def test_an_exception_in_a_register_hook_is_a_warning_naming_the_plugin(tmp_path):
+    body = """
+        from ganx import hookimpl
+
+        @hookimpl
+        def register_losses(register):
+            raise ZeroDivisionError("boom")
+    """
+    env = _fake_distribution(tmp_path, body)
+    listed = ganx_cli(env, "plugins")
+    assert listed.returncode == 0 and "nsgan" in listed.stdout
+    assert listed.stderr.splitlines() == [
+        "warning: plugin 'broken' from ganx-broken 1.2 failed in register_losses (ZeroDivisionError: boom); "
+        "skipped; remove it with: pip uninstall ganx-broken"
+    ]
+    strict = ganx_cli({**env, "GANX_STRICT_PLUGINS": "1"}, "plugins")
+    assert strict.returncode != 0 and "ZeroDivisionError: boom" in strict.stderr
+
+
+class HalfBroken:
+    """Registers a loss, then fails registering its tricks."""
+
+    @hookimpl
+    def register_losses(self, register):
+        register(Doubled)
+
+    @hookimpl
+    def register_tricks(self, register):
+        raise SystemExit(3)
+
+
+def test_a_plugin_whose_hook_raises_is_left_out_whole(register_plugin, tiny, capsys, monkeypatch):
+    monkeypatch.setattr(plugin_manager, "_broken", {})
+    register_plugin(HalfBroken())
+    assert "test-doubled" not in get_catalog().names("loss")
+    warning = "warning: in-process plugin 'HalfBroken' failed in register_tricks (SystemExit: 3); skipped\n"
+    assert capsys.readouterr().err == warning
+    with pytest.raises(UserError, match="left out as broken: in-process plugin 'HalfBroken'"):
+        validate_run({**tiny, "loss": "test-doubled"}, "run.yaml")
+
+
+def test_ctrl_c_while_registering_is_not_a_broken_plugin(register_plugin):
+    class Interrupted:
+        @hookimpl
+        def register_losses(self, register):
+            raise KeyboardInterrupt
+
+    register_plugin(Interrupted())
+    with pytest.raises(KeyboardInterrupt):
+        get_catalog()
 
 
 def test_listing_plugins_does_not_import_torch():

@@ -31,7 +31,8 @@ def test_report_writes_markdown_with_existing_pictures(tmp_path, tiny, ganx, reg
     code, out, _ = ganx("report", "rep")
     assert code == 0 and "results/rep/report.md" in out
     report = (tmp_path / "results/rep/report.md").read_text()
-    assert "| baseline |" in report and "| crash | — | — | — | — | — | 0/2/0 |" in report
+    assert "| baseline |" in report and "| crash † | — | — | — | — | — | 0/2/0 |" in report
+    assert report.count("> **warning:** arm 'crash' is incomplete: 2 failed seeds") == 1
     assert "- crash seed 0: trick plugin 'test-crash' failed in after_g_step: RuntimeError: boom" in report
     links = re.findall(r"\]\(([^)]+\.png)\)", report)
     assert {"report/samples.png", "report/curves.png", "runs/wider-s1/curves.png"} <= set(links)

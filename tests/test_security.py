@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from ganx.config import parse_yaml, validate_run
-from ganx.errors import UserError
+from ganx.errors import EnvironmentFault, UserError
 from ganx.storage import masked
 from ganx.store import atomic_write, load_checkpoint, write_json
 
@@ -73,8 +73,12 @@ def test_a_checkpoint_with_a_code_payload_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     evil = tmp_path / "checkpoint.pt"
     evil.write_bytes(pickle.dumps({"step": 1, "generator": Payload(marker)}, protocol=2))
-    with pytest.raises(UserError, match=f"{evil}: not a loadable ganx checkpoint"):
+    with pytest.raises(UserError) as err:
         load_checkpoint(evil)
+    assert str(err.value) == (
+        f"{evil}: not a loadable ganx checkpoint (it would run io.open when loaded; "
+        "the file is not trusted and will not be loaded)"
+    )
     assert not marker.exists()
 
 
@@ -84,8 +88,10 @@ def test_a_torch_saved_checkpoint_with_a_code_payload_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     evil = tmp_path / "checkpoint.pt"
     torch.save({"step": 1, "generator": Payload(marker)}, evil)
-    with pytest.raises(UserError, match="refused or corrupted"):
+    with pytest.raises(UserError) as err:
         load_checkpoint(evil)
+    assert "it would run io.open when loaded; the file is not trusted" in str(err.value)
+    assert "weights_only" not in str(err.value) and "trusted source" not in str(err.value)
     assert not marker.exists()
     torch.load(evil, weights_only=False)  # control: an unsafe load does run the payload
     assert marker.exists()
@@ -101,6 +107,16 @@ def test_a_resumed_run_refuses_a_malicious_checkpoint(ganx, tiny, tmp_path):
     torch.save({"step": 1, "generator": Payload(marker)}, out / "checkpoint.pt")
     code, stdout, stderr = ganx("run", "--resume", out)
     assert code == 2 and "checkpoint.pt" in stderr and not marker.exists()
+    assert "io.open" in stderr and "weights_only" not in stderr and len(stderr.splitlines()) == 1
+
+
+def test_a_corrupted_checkpoint_names_the_fault_not_torchs_unsafe_advice(tmp_path):
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(pickle.dumps({"step": 1}, protocol=2)[:-5] + b"garbage")
+    with pytest.raises(UserError) as err:
+        load_checkpoint(bad)
+    assert str(err.value).startswith(f"{bad}: not a loadable ganx checkpoint (corrupted: ")
+    assert "weights_only" not in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -133,7 +149,7 @@ def test_result_files_are_replaced_atomically(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(UserError, match="final.json: cannot write results .No space left on device"):
+    with pytest.raises(EnvironmentFault, match="final.json: no space left on device"):
         write_json(path, {"step": 20})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["final.json"]

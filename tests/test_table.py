@@ -79,7 +79,8 @@ def test_means_intervals_and_counts_match_a_hand_computation():
 def test_delta_p_values_and_holm_match_a_hand_computation():
     sheet = sheet_of(arms_study())
     assert sheet.header == ["arm", "modes ↑", "reverse_kl ↓", "Δ modes", "p (Holm)", "n"]
-    rows = {row[0]: row for row in sheet.rows}
+    rows = {row[0].removesuffix(" †"): row for row in sheet.rows}
+    assert rows["hinge"][0] == "hinge †" and rows["wider"][0] == "wider"  # a failed seed marks the arm; pruned does not
     p_wider, p_hinge = exact_p(MODES["wider"], MODES["baseline"]), exact_p(MODES["hinge"], MODES["baseline"])
     assert p_wider == pytest.approx(0.1)
     low, high = sorted([p_wider, p_hinge])
@@ -94,14 +95,75 @@ def test_delta_p_values_and_holm_match_a_hand_computation():
 
 
 def test_best_per_column_follows_each_metrics_direction():
-    sheet = sheet_of(arms_study())
+    study = new_study()
+    for arm in MODES:
+        for seed, (modes, kl) in enumerate(zip(MODES[arm], REVERSE_KL[arm])):
+            study.add_trial(trial(arm, seed, modes=modes, reverse_kl=kl))
+    sheet = sheet_of(study)
     arms = [row[0] for row in sheet.rows]
     assert sheet.bold == {(arms.index("wider"), 1), (arms.index("hinge"), 2)}  # most modes, least reverse KL
 
 
+def test_an_arm_with_failed_seeds_is_marked_and_never_bold_over_complete_arms():
+    study = new_study()
+    for arm in ("baseline", "wider"):
+        for seed, (modes, kl) in enumerate(zip(MODES[arm], REVERSE_KL[arm])):
+            study.add_trial(trial(arm, seed, modes=modes, reverse_kl=kl))
+    study.add_trial(trial("lucky", 0, modes=99.0, reverse_kl=0.01))  # the best numbers, from 1 of 3 seeds
+    study.add_trial(trial("lucky", 1, TrialState.FAIL))
+    study.add_trial(trial("lucky", 2, TrialState.FAIL))
+    sheet = sheet_of(study)
+    arms = [row[0] for row in sheet.rows]
+    assert arms == ["baseline", "wider", "lucky †"]
+    assert sheet.bold == {(1, 1), (1, 2)}  # wider: best of the complete arms in both columns
+    assert sheet.warnings == ["arm 'lucky' is incomplete: 2 failed seeds (`ganx table --format csv` shows why); "
+                              "its numbers rest on fewer seeds"]
+
+
+def design_study(arms, seeds):
+    """A study as a sweep leaves it: its design names the arms and seeds."""
+    study = new_study()
+    study.set_user_attr("sweep", {"name": "fx", "seeds": seeds, "objective": {"metric": "modes", "direction": "maximize"}})
+    study.set_user_attr("arms", arms)
+    return study
+
+
+def test_an_arm_with_no_result_at_all_is_a_row_and_a_warning_above_the_table():
+    from ganx.table import unfinished
+
+    study = design_study(["baseline", "wider"], [0, 1])
+    study.add_trial(trial("wider", 0, modes=24.0))
+    study.add_trial(trial("wider", 1, modes=25.0))
+    assert unfinished(study) == ["baseline/s0", "baseline/s1"]
+    sheet = sheet_of(study)
+    assert [row[0] for row in sheet.rows] == ["baseline †", "wider"]
+    assert sheet.rows[0][1] == "—" and sheet.rows[0][-1] == "0/0/0"
+    assert sheet.warnings == ["the baseline arm 'baseline' is incomplete: 2 seeds with no result yet "
+                              "(run the sweep again to finish them); its numbers rest on fewer seeds"]
+    assert study_text(study, "markdown").startswith("> **warning:** the baseline arm 'baseline' is incomplete")
+    assert study_text(study, "latex").startswith("% warning: the baseline arm 'baseline' is incomplete")
+    study.add_trial(trial("baseline", 0, modes=20.0))
+    study.add_trial(trial("baseline", 1, TrialState.FAIL))  # a final outcome: no longer unfinished, still marked
+    assert unfinished(study) == [] and sheet_of(study).rows[0][0] == "baseline †"
+
+
+def test_table_exits_non_zero_while_cells_are_unfinished(tmp_path, ganx):
+    storage = f"sqlite:///{tmp_path / 'fx.db'}"
+    study = design_study(["baseline", "wider"], [0])
+    built = optuna.create_study(study_name="fx", storage=storage, direction="maximize")
+    for key, value in study.user_attrs.items():
+        built.set_user_attr(key, value)
+    built.add_trial(trial("wider", 0, modes=24.0))
+    code, out, err = ganx("table", storage, "--format", "markdown")
+    assert code == 1 and "the baseline arm 'baseline' is incomplete" in out, (out, err)
+    built.add_trial(trial("baseline", 0, modes=20.0))
+    code, out, _ = ganx("table", storage, "--format", "markdown")
+    assert code == 0 and "warning" not in out
+
+
 def test_sort_baseline_and_metric_options():
     sheet = sheet_of(arms_study(), sort=True, baseline="wider", metrics=["modes"])
-    assert [row[0] for row in sheet.rows] == ["wider", "baseline", "hinge"]
+    assert [row[0] for row in sheet.rows] == ["wider", "baseline", "hinge †"]
     assert sheet.header[-3] == "Δ modes" and sheet.rows[0][2] == "—" and sheet.rows[1][2].startswith("-3 ± ")
 
 
@@ -140,7 +202,7 @@ def test_grid_marginal_effects_match_a_hand_computation():
     assert sheet.rows == [["loss: hinge vs ns", f"+3.5 ± {half:.3g}"], ["norm: sn vs none", f"+1.5 ± {half:.3g}"]]
     main = ablation_sheet(frame, view)
     assert view.baseline == "ns-none"  # no arm named baseline: the first one
-    assert [row[0] for row in main.rows] == ["ns-none", "hinge-none", "ns-sn", "hinge-sn"] and main.rows[3][-1] == "3/1/0"
+    assert [row[0] for row in main.rows] == ["ns-none", "hinge-none", "ns-sn", "hinge-sn †"] and main.rows[3][-1] == "3/1/0"
 
 
 def test_search_sweeps_name_the_importance_evaluator():
@@ -224,7 +286,8 @@ def test_cli_table_formats_and_locations(tmp_path, ganx, monkeypatch):
     assert "report: `ganx report results/fx` writes results/fx/report.md" in out
     assert "pictures per run: results/fx/runs/<arm>-s<seed>/samples.png and curves.png" in out
     code, out, _ = ganx("table", tmp_path / "results/fx", "--format", "latex", "--metric", "reverse_kl")
-    assert code == 0 and out.startswith(r"\begin{table}") and "reverse\\_kl" in out
+    assert code == 0 and out.startswith("% warning: arm 'hinge' is incomplete") and r"\begin{table}" in out
+    assert "reverse\\_kl" in out
     code, _, err = ganx("table", "fx", "--results", tmp_path / "results", "--format", "html", "--baseline", "nope")
     assert code == 2 and "--format: unknown format 'html' (valid: rich, markdown, latex, csv, json)" in err
     code, _, err = ganx("table", "fx", "--results", tmp_path / "results", "--baseline", "nope", "--metric", "fid")

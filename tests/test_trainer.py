@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -140,5 +141,17 @@ def test_non_finite_loss_fails_the_run_with_its_step(tiny, tmp_path, test_tricks
     tiny.update(tricks=["test-explode"], log_every=5)
     with pytest.raises(TrainingFailure, match="non-finite d_loss") as failure:
         train(validate_run(tiny, "t"), tmp_path)
-    assert failure.value.step == 4
-    assert json.loads((tmp_path / "final.json").read_text())["failed"].startswith("non-finite")
+    assert failure.value.step == 5  # the step of the log row that held the NaN (1-based, as logged)
+    final = json.loads((tmp_path / "final.json").read_text())
+    assert final["failed"].startswith("non-finite") and final["step"] == 5
+
+
+def test_two_fresh_runs_of_one_config_write_byte_identical_checkpoints(tiny, tmp_path):
+    """Python's ``random`` is seeded from the run seed too, so its state in the checkpoint repeats."""
+    config = validate_run(tiny, "t")
+    train(config, tmp_path / "a")
+    random.random()  # whatever else this process did in between
+    train(config, tmp_path / "b")
+    a, b = (load_checkpoint(tmp_path / run / "checkpoint.pt") for run in "ab")
+    assert a["python_rng"] == b["python_rng"]
+    assert (tmp_path / "a" / "checkpoint.pt").read_bytes() == (tmp_path / "b" / "checkpoint.pt").read_bytes()

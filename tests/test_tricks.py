@@ -286,12 +286,14 @@ def test_packing_feeds_d_m_samples_at_once(tiny):
 
 def test_failure_detector_flags_non_finite_losses_and_exploding_gradients(tiny):
     run, hooks, (detector,) = built(tiny, {"name": "failure_detector", "every": 5})
-    run.step = 5
+    run.step = 3  # the 4th step is not checked
     run.last = {"d_loss": torch.tensor(float("nan")), "g_loss": torch.tensor(1.0)}
+    hooks.each("after_g_step", run)
+    run.step = 4  # the 5th is, and is reported as step 5, like its log row
     with pytest.raises(TrainingFailure, match="non-finite d_loss") as failure:
         hooks.each("after_g_step", run)
     assert failure.value.step == 5
-    run.step = 10
+    run.step = 9
     run.last = {"d_loss": torch.tensor(0.5), "g_loss": torch.tensor(1.0)}
     for p in run.discriminator.parameters():
         p.grad = torch.full_like(p, 100.0)

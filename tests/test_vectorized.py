@@ -127,8 +127,8 @@ def test_a_diverging_seed_fails_alone(tiny, tmp_path, register_plugin):
         train(configs[1])
     failure = outcomes[1]
     assert isinstance(failure, TrainingFailure)
-    assert (failure.reason, failure.step) == (separate.value.reason, separate.value.step) == ("non-finite d_loss (nan)", 3)
-    assert json.loads((tmp_path / "s1" / "final.json").read_text()) == {"failed": failure.reason, "step": 3}
+    assert (failure.reason, failure.step) == (separate.value.reason, separate.value.step) == ("non-finite d_loss (nan)", 4)
+    assert json.loads((tmp_path / "s1" / "final.json").read_text()) == {"failed": failure.reason, "step": 4}
     for k in (0, 2):
         assert outcomes[k]["metrics"] == pytest.approx(train(configs[k])["metrics"], rel=1e-4, abs=1e-6)
         assert rows(tmp_path / f"s{k}")[-1]["step"] == 12

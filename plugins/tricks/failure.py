@@ -39,7 +39,8 @@ class FailureDetector(Trick):
         self.norms = {net: norm.to(self.device) for net, norm in state["norms"].items()}
 
     def checking(self, run) -> bool:
-        return run.step % self.params.every == 0
+        """Whether this step is checked: steps ``every``, ``2 * every``, ... (1-based, as logged)."""
+        return (run.step + 1) % self.params.every == 0
 
     def before_d_step(self, run):
         if self.checking(run):
@@ -60,15 +61,15 @@ class FailureDetector(Trick):
         names = ["d_loss", "g_loss", *(f"{net} gradient norm" for net in self.norms)]
         values = torch.stack([run.last["d_loss"], run.last["g_loss"], *self.norms.values()]).float().tolist()
         self.norms = {}
-        p = self.params
+        p, step = self.params, run.step + 1
         for name, value in zip(names, values):
             if not math.isfinite(value):
-                raise TrainingFailure(f"non-finite {name} ({value})", run.step)
+                raise TrainingFailure(f"non-finite {name} ({value})", step)
             if name.endswith("norm") and value > p.max_grad_norm:
-                raise TrainingFailure(f"{name} {value:.3g} > {p.max_grad_norm:g}", run.step)
+                raise TrainingFailure(f"{name} {value:.3g} > {p.max_grad_norm:g}", step)
         self.collapsed = self.collapsed + 1 if abs(values[0]) < p.d_loss_floor else 0
         if self.collapsed >= p.patience:
-            raise TrainingFailure(f"D loss ~0 (|{values[0]:.2g}| < {p.d_loss_floor:g}) for {p.patience} checks", run.step)
+            raise TrainingFailure(f"D loss ~0 (|{values[0]:.2g}| < {p.d_loss_floor:g}) for {p.patience} checks", step)
 
 
 TRICKS = (FailureDetector,)
