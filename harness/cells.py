@@ -19,7 +19,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from . import liveness
+from . import liveness, optuna_adapter
 
 NOT_ATTEMPTS = ("interrupted", "duplicate", "fault")  # failures that do not use up a retry (fault: disk, database)
 RETRIED = ("lost", *NOT_ATTEMPTS)  # failures that leave the cell to run again (lost: up to the retry limit)
@@ -112,35 +112,33 @@ def pop(study, worker: dict[str, Any], keep=None):
     import optuna
     from optuna.trial import TrialState
 
-    storage = study._storage
     while True:
-        waiting = storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.WAITING,))
+        waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         waiting = [frozen for frozen in waiting if keep is None or keep(frozen)]
         if not waiting:
             return None
         for frozen in waiting:
             try:
-                if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                if not optuna_adapter.claim(study, frozen):
                     continue
-                storage.set_trial_user_attr(frozen._trial_id, "worker", worker)
+                optuna_adapter.set_user_attr(study, frozen, "worker", worker)
             except optuna.exceptions.UpdateFinishedTrialError:  # taken, or reclaimed as ownerless
                 continue
             if key_of(frozen) and is_duplicate(study, frozen):
-                close(storage, frozen._trial_id, "duplicate", "this cell was enqueued twice; the other trial runs it")
+                close(study, frozen, "duplicate", "this cell was enqueued twice; the other trial runs it")
                 break
-            return optuna.Trial(study, frozen._trial_id)
+            return optuna_adapter.running_trial(study, frozen)
 
 
-def close(storage, trial_id: int, failure: str, error: str, quiet: bool = False) -> bool:
-    """Mark a trial FAIL with its reason; False if another process finished it first, or (``quiet``)
-    if the storage itself failed (the trial is then found lost later)."""
+def close(study, trial, failure: str, error: str, quiet: bool = False) -> bool:
+    """Mark an unfinished trial FAIL with its reason; False if another process finished it first, or
+    (``quiet``) if the storage itself failed (the trial is then found lost later)."""
     import optuna
-    from optuna.trial import TrialState
 
     try:
-        storage.set_trial_user_attr(trial_id, "failure", failure)
-        storage.set_trial_user_attr(trial_id, "error", error)
-        return storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
+        optuna_adapter.set_user_attr(study, trial, "failure", failure)
+        optuna_adapter.set_user_attr(study, trial, "error", error)
+        return optuna_adapter.fail(study, trial)
     except optuna.exceptions.UpdateFinishedTrialError:
         return False
     except Exception:
@@ -166,6 +164,6 @@ def recover_lost(study, rdb: bool) -> int:
         if not liveness.alive(trial):
             worker = trial.user_attrs.get("worker")
             why = f"worker {worker['host']}:{worker['pid']} died" if worker else "its worker died before recording itself"
-            lost += close(study._storage, trial._trial_id, "lost", why)
+            lost += close(study, trial, "lost", why)
     return lost
 

@@ -91,7 +91,10 @@ def sweep(
     storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL shared by every machine, e.g. postgresql://USER:PASSWORD@HOST/DB.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Continue a study even though its sweep YAML changed.")] = False,
 ) -> None:
-    """Run (or resume) an ablation sweep and print its table."""
+    """Run (or resume) an ablation sweep and print its table.
+
+    Exit codes: 0 every cell has a result; 1 some cell has none yet (the table says which), or a full disk or unreachable database stopped it (run the same command again); 2 bad input; 130 stopped.
+    """  # noqa: E501 (one paragraph in --help)
     from .sweep_config import load_sweep
 
     sets = list(set_ or []) + ([f"base.device={device}"] if device else [])
@@ -200,7 +203,10 @@ def table(
     ci: CiOption = 0.95,
     sort: SortOption = False,
 ) -> None:
-    """Print the ablation table of a sweep: mean and CI over seeds, Δ vs the baseline with its test."""
+    """Print the ablation table of a sweep: mean and CI over seeds, Δ vs the baseline with its test.
+
+    Exits 1 while some cell of the sweep has no result (the table says which arms lack seeds).
+    """
     from .studies import open_target
     from .table import FORMATS, study_table, study_text, unfinished
 

@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any
 
+from . import optuna_adapter
+
 HEARTBEAT_S = 10  # a worker says it is alive this often
 GRACE_S = 60  # a trial whose worker has been silent this long (other hosts) is stale
 CLAIM_S = 30  # a claim with no worker record this long after it was made is lost
@@ -67,10 +69,10 @@ def alive(trial, now: float | None = None) -> bool:
 class Heartbeat:
     """A daemon thread that keeps one trial's liveness record fresh while it trains."""
 
-    def __init__(self, storage, trial_id: int, rdb: bool):
-        self.storage, self.trial_id, self.rdb = storage, trial_id, rdb
+    def __init__(self, study, trial, rdb: bool):
+        self.study, self.trial, self.rdb = study, trial, rdb
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{trial_id}")
+        self.thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{trial.number}")
 
     def __enter__(self) -> "Heartbeat":
         self.thread.start()
@@ -84,8 +86,8 @@ class Heartbeat:
         while True:
             try:
                 if self.rdb:
-                    self.storage.record_heartbeat(self.trial_id)
-                self.storage.set_trial_user_attr(self.trial_id, "heartbeat", time.time())
+                    optuna_adapter.record_heartbeat(self.study, self.trial)
+                optuna_adapter.set_user_attr(self.study, self.trial, "heartbeat", time.time())
             except Exception:  # the trial finished meanwhile, or the storage blinked: try again later
                 pass
             if self.stopped.wait(HEARTBEAT_S):

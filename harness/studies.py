@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import optuna_adapter
 from .errors import UserError
 from .storage import masked, open_storage
 
@@ -56,7 +57,7 @@ def tuning_studies(study, folder: Path | None = None) -> dict:
     import optuna
 
     prefix = f"{study.study_name}.tune."
-    storages = [study._storage]
+    storages = [optuna_adapter.storage(study)]
     folder = folder or sweep_folder(study)
     if folder and (folder / "tuning.journal").is_file():
         from .journal import open_journal

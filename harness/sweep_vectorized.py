@@ -51,12 +51,12 @@ def run_together(study, trial, cell: Cell | None, sweep: Sweep, results: Path, r
             return None
         with ExitStack() as beating:
             for claim, _ in claimed:
-                beating.enter_context(liveness.Heartbeat(study._storage, claim._trial_id, rdb))
+                beating.enter_context(liveness.Heartbeat(study, claim, rdb))
             outcomes = train_claimed(study, claimed, sweep, results, env)
             return [(c, record(study, t, c, sweep, lambda o=o: settle(o))) for (t, c), o in zip(claimed, outcomes)]
     except KeyboardInterrupt as stop:  # a signal (Interrupted: every seed's checkpoint is saved)
         for claim, _ in claimed:
-            queue.close(study._storage, claim._trial_id, "interrupted", str(stop))
+            queue.close(study, claim, "interrupted", str(stop))
         raise
 
 

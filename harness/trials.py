@@ -30,14 +30,14 @@ def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb:
     from .trainer import train
 
     if cell is None:  # a cell of an older version of this sweep file (continued with --force)
-        queue.close(study._storage, trial._trial_id, "removed", f"cell {trial.user_attrs.get('queued')!r} is not in {sweep.source}")
+        queue.close(study, trial, "removed", f"cell {trial.user_attrs.get('queued')!r} is not in {sweep.source}")
         return {"state": "FAIL", "error": "removed from the sweep"}
 
     def attempt() -> dict[str, Any]:
         config, out, resumed = prepare(study, trial, cell, sweep, results, env)
         return train(config, out, report=reporter(trial, sweep), resume=resumed is not None)
 
-    with liveness.Heartbeat(study._storage, trial._trial_id, rdb):
+    with liveness.Heartbeat(study, trial, rdb):
         return record(study, trial, cell, sweep, attempt)
 
 
@@ -103,7 +103,7 @@ def record(study, trial, cell: Cell, sweep: Sweep, attempt: Callable[[], dict[st
         if not math.isfinite(value):
             raise TrainingFailure(f"objective {objective} is {value}", final["step"])
     except Interrupted as stop:
-        queue.close(study._storage, trial._trial_id, "interrupted", str(stop))
+        queue.close(study, trial, "interrupted", str(stop))
         raise
     except optuna.TrialPruned as pruned:
         latest = {k: v for k, v in trial.user_attrs.get("latest", {}).items() if k != "step"}
@@ -116,7 +116,7 @@ def record(study, trial, cell: Cell, sweep: Sweep, attempt: Callable[[], dict[st
         return fail(study, trial, final_attrs, "error", str(exc))
     except Exception as exc:  # a crash in one cell must not stop the sweep; it is retried
         if fault := environment_fault(exc):  # the disk or database failed, not the cell: stop, keep it runnable
-            queue.close(study._storage, trial._trial_id, "fault", str(fault), quiet=True)
+            queue.close(study, trial, "fault", str(fault), quiet=True)
             raise fault from None
         where = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"

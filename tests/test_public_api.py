@@ -73,3 +73,16 @@ def test_built_in_plugins_import_only_the_public_api():
 def test_the_testing_kit_is_documented_in_the_tutorial():
     tutorial = (Path(__file__).parent.parent / "docs" / "writing-plugins.md").read_text()
     assert "from ganx.testing import" in tutorial
+
+
+def test_only_the_optuna_adapter_reaches_past_optunas_public_api():
+    """``study._storage``, ``trial._trial_id`` and the like appear in ``harness/optuna_adapter.py`` alone."""
+    core = Path(__file__).parent.parent / "harness"
+    private = {"_storage", "_trial_id", "_study_id"}
+    found = {
+        f"{path.name}:{node.lineno} .{node.attr}"
+        for path in sorted([*core.rglob("*.py"), *PLUGINS.rglob("*.py")]) if path.name != "optuna_adapter.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr in private
+    }
+    assert not found, "go through ganx.optuna_adapter"
