@@ -3,13 +3,16 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.ganx-installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench clean
 
 demo: $(STAMP)
 	$(VENV)/bin/ganx sweep sweeps/tricks.yaml
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/run_all.py

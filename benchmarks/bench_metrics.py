@@ -27,7 +27,9 @@ def timed(fn):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 10_000])
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("GANX_DATA_DIR", Path.home() / ".cache" / "ganx")))
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("GANX_DATA_DIR", Path.home() / ".cache" / "ganx"))
+    )
     parser.add_argument("--dataset", default="fashion-mnist")
     args = parser.parse_args()
 

@@ -22,11 +22,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
 import plain
+from timing import interleave, median_ratio, report
+
 from ganx import Dataset, Trick, hookimpl
 from ganx.config import Spec, validate_run
 from ganx.plugin_manager import get_catalog, get_plugin_manager
 from ganx.trainer import train
-from timing import interleave, median_ratio, report
 
 TRICKS = ["label_smoothing", "noisy_labels", "instance_noise", "replay_buffer"]
 
@@ -76,7 +77,13 @@ def setups(quick: bool) -> list[Setup]:
     return [
         Setup(
             "(a) mlp 2x32, batch 64",
-            {**base, "dataset": "ring8", "arch": {"name": "mlp", "hidden": [32, 32]}, "latent_dim": 2, "batch_size": 64},
+            {
+                **base,
+                "dataset": "ring8",
+                "arch": {"name": "mlp", "hidden": [32, 32]},
+                "latent_dim": 2,
+                "batch_size": 64,
+            },
             lambda: (plain.mlp_g(2, [32, 32], 2, False, leaky), plain.mlp_d(2, [32, 32], 0)),
             2000 // scale,
         ),
@@ -105,7 +112,13 @@ def contenders(setup: Setup, tricks: bool, steps: int):
     spec = {**setup.config, "steps": steps, "tricks": TRICKS if tricks else []}
     config = validate_run(spec, "bench")
     data = get_catalog().create("dataset", config.dataset).load(None, "train")[0]
-    kwargs = {"steps": steps, "batch": config.batch_size, "latent": config.latent_dim, "tricks": tricks, "eval_samples": 1000}
+    kwargs = {
+        "steps": steps,
+        "batch": config.batch_size,
+        "latent": config.latent_dim,
+        "tricks": tricks,
+        "eval_samples": 1000,
+    }
 
     def ganx_run():
         return train(config)

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_overhead
+from timing import report
+
 from ganx.config import validate_run
 from ganx.trainer import train
-from timing import report
 
 
 def step_flops(build, batch: int, latent: int) -> int:

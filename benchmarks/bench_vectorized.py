@@ -17,10 +17,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from timing import interleave, median_ratio, report
+
 from ganx.config import validate_run
 from ganx.trainer import train
 from ganx.vectorized import train_vectorized
-from timing import interleave, median_ratio, report
 
 # (label, hidden widths of G and D, batch size, latent dim, steps per timed call)
 SIZES = [
@@ -34,7 +35,8 @@ SIZES = [
 def configs(hidden: list[int], batch: int, latent: int, steps: int, k: int) -> list:
     base = {
         "dataset": "ring8", "arch": {"name": "mlp", "hidden": hidden}, "batch_size": batch, "latent_dim": latent,
-        "steps": steps, "threads": 1, "device": "cpu", "log_every": 100, "eval": {"samples": 1000}, "metrics": ["modes"],
+        "steps": steps, "threads": 1, "device": "cpu", "log_every": 100, "eval": {"samples": 1000},
+        "metrics": ["modes"],
     }
     return [validate_run({**base, "seed": seed, "name": f"bench-s{seed}"}, "bench") for seed in range(k)]
 

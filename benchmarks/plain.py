@@ -130,7 +130,10 @@ def train(data, build, *, steps: int, batch: int, latent: int, seed: int = 0, tr
             real_t, fake_t = extra.targets(real_logits, fake_logits)
         else:
             real_t, fake_t = torch.ones_like(real_logits), torch.zeros_like(fake_logits)
-        d_loss = F.binary_cross_entropy_with_logits(real_logits, real_t) + F.binary_cross_entropy_with_logits(fake_logits, fake_t)
+        d_loss = (
+            F.binary_cross_entropy_with_logits(real_logits, real_t)
+            + F.binary_cross_entropy_with_logits(fake_logits, fake_t)
+        )
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()

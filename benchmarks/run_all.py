@@ -34,7 +34,11 @@ def headline(row: dict) -> tuple[str, str, str] | None:
     bench = row["bench"]
     if bench.startswith("harness overhead"):
         goal = ">= 0.93" if row["setup"].startswith("(a)") else ">= 0.97"
-        return f"overhead {row['setup'][:3]} tricks={row['tricks']}", f"{row['ratio']:.3f}", goal if row["tricks"] == "none" else "-"
+        return (
+            f"overhead {row['setup'][:3]} tricks={row['tricks']}",
+            f"{row['ratio']:.3f}",
+            goal if row["tricks"] == "none" else "-",
+        )
     if bench.startswith("compute utilization"):
         return f"utilization (b), {row['threads']} thread", f"{row['utilization']:.1%}", ">= 50%"
     if bench.startswith("sweep scaling"):
@@ -48,7 +52,11 @@ def headline(row: dict) -> tuple[str, str, str] | None:
         return f"sweep vectorize on/off, {row['cells']} MLP cells", f"{row['speedup']:.2f}x", "-"
     if bench.startswith("vectorized seeds"):
         goal = ">= 4x" if row["setup"].startswith("(a)") else "-"
-        return f"vectorized seeds K={row['k']}, {row['setup']}", f"{row['speedup']:.2f}x, same result: {row['same_result']}", goal
+        return (
+            f"vectorized seeds K={row['k']}, {row['setup']}",
+            f"{row['speedup']:.2f}x, same result: {row['same_result']}",
+            goal,
+        )
     return None
 
 

@@ -27,8 +27,19 @@ if TYPE_CHECKING:
 
     from . import hookspecs
     from .components import (
-        Architecture, DBatch, Dataset, Evaluation, GBatch, Loss, Metric, Normalization, Params, Plugin, Run, Trick,
+        Architecture,
+        Dataset,
+        DBatch,
+        Evaluation,
+        GBatch,
+        Loss,
+        Metric,
+        Normalization,
+        Params,
+        Plugin,
+        Run,
         TrainingHooks,
+        Trick,
     )
     from .errors import TrainingFailure, UserError
     from .store import atomic_write

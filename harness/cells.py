@@ -33,13 +33,13 @@ def is_final(trial) -> bool:
     """Whether the trial is its cell's outcome: complete, pruned, or a failure that is not retried.
 
     An attempt lost while it recorded its outcome may carry the outcome's attrs; its ``failure``
-    (lost) says that it is not the outcome.
+    (``lost``, or none where Optuna's heartbeat failed it) says that it is not the outcome.
     """
     from optuna.trial import TrialState
 
     attrs = trial.user_attrs
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) or (
-        trial.state == TrialState.FAIL and "cell" in attrs and attrs.get("failure") not in RETRIED
+        trial.state == TrialState.FAIL and "cell" in attrs and attrs.get("failure") not in (None, *RETRIED)
     )
 
 
@@ -161,9 +161,10 @@ def recover_lost(study, rdb: bool) -> int:
     else:
         lost = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not liveness.alive(trial):
+        if not liveness.alive(trial, rdb):
             worker = trial.user_attrs.get("worker")
-            why = f"worker {worker['host']}:{worker['pid']} died" if worker else "its worker died before recording itself"
+            why = (f"worker {worker['host']}:{worker['pid']} died" if worker
+                   else "its worker died before recording itself")
             lost += close(study, trial, "lost", why)
     return lost
 

@@ -45,7 +45,9 @@ def run(
 
     devices = [f"device={device}"] if device else []
     if resume and (config or set_ or out):
-        raise UserError("--resume DIR continues the run exactly as DIR/config.yaml says; do not also give CONFIG, --set or --out")
+        raise UserError(
+            "--resume DIR continues the run exactly as DIR/config.yaml says; do not also give CONFIG, --set or --out"
+        )
     if resume:
         cfg, out = load_run(resumable(resume), devices), resume
     elif config is None:
@@ -69,7 +71,10 @@ def run(
         then = f"continue with: ganx run --resume {out}" if (out / "checkpoint.pt").is_file() else "run it again"
         raise EnvironmentFault(f"{fault}; free some space, then {then}") from None
     except Interrupted as stop:
-        console.print(f"[yellow]stopped after step {stop.step}; checkpoint saved. Continue with: ganx run --resume {out}[/]", soft_wrap=True)
+        console.print(
+            f"[yellow]stopped after step {stop.step}; checkpoint saved. Continue with: ganx run --resume {out}[/]",
+            soft_wrap=True,
+        )
         raise typer.Exit(128 + stop.signum)
     for metric, value in final["metrics"].items():
         console.print(f"  {metric:>12} = {value:.4g}")
@@ -79,17 +84,27 @@ def run(
 @app.command()
 def sweep(
     file: Annotated[str, typer.Argument(
-        help="Sweep YAML to run or resume. `ganx sweep validate FILE` only checks it; `ganx sweep schema` prints its JSON Schema.",
+        help="Sweep YAML to run or resume. `ganx sweep validate FILE` only checks it; "
+        "`ganx sweep schema` prints its JSON Schema.",
         metavar="FILE | validate FILE | schema",
     )],
     checked: Annotated[Optional[Path], typer.Argument(hidden=True)] = None,
     set_: SetOption = None,
     results: Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")] = Path("results"),
     device: DeviceOption = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes on this machine [default: the YAML's].")] = None,
-    devices: Annotated[Optional[str], typer.Option(help="GPUs for the workers in turn, e.g. 0,1 (one worker each by default).")] = None,
-    storage: Annotated[Optional[str], typer.Option(help="Optuna storage URL shared by every machine, e.g. postgresql://USER:PASSWORD@HOST/DB.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Continue a study even though its sweep YAML changed.")] = False,
+    workers: Annotated[
+        Optional[int], typer.Option(min=1, help="Worker processes on this machine [default: the YAML's].")
+    ] = None,
+    devices: Annotated[
+        Optional[str], typer.Option(help="GPUs for the workers in turn, e.g. 0,1 (one worker each by default).")
+    ] = None,
+    storage: Annotated[
+        Optional[str],
+        typer.Option(help="Optuna storage URL shared by every machine, e.g. postgresql://USER:PASSWORD@HOST/DB."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Continue a study even though its sweep YAML changed.")
+    ] = False,
 ) -> None:
     """Run (or resume) an ablation sweep and print its table.
 
@@ -113,8 +128,10 @@ def sweep(
 
     where = masked(storage or spec.config.storage or "") or f"journal {results / spec.config.name}/"
     if command == "validate":
-        console.print(f"{escape(str(checked))}: valid; {spec.summary}; pruner {spec.config.pruner}; storage {escape(where)}",
-                      soft_wrap=True)
+        console.print(
+            f"{escape(str(checked))}: valid; {spec.summary}; pruner {spec.config.pruner}; storage {escape(where)}",
+            soft_wrap=True,
+        )
         return
     from .table import study_table, unfinished
     from .workers import execute
@@ -180,12 +197,14 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
 
 
 TargetArgument = Annotated[
-    str, typer.Argument(help="A sweep name (under --results), a sweep's results folder, or a storage URL (with --study).")
+    str,
+    typer.Argument(help="A sweep name (under --results), a sweep's results folder, or a storage URL (with --study)."),
 ]
 ResultsOption = Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")]
 StudyOption = Annotated[Optional[str], typer.Option(help="Study name, when TARGET is a storage URL holding several.")]
 MetricOption = Annotated[
-    Optional[list[str]], typer.Option("--metric", help="Metric column (repeatable) [default: the objective, then every metric].")
+    Optional[list[str]],
+    typer.Option("--metric", help="Metric column (repeatable) [default: the objective, then every metric]."),
 ]
 BaselineOption = Annotated[Optional[str], typer.Option(help="Arm to compare against [default: baseline].")]
 CiOption = Annotated[float, typer.Option(help="Confidence level of the intervals.")]
@@ -199,7 +218,9 @@ def table(
     study: StudyOption = None,
     metric: MetricOption = None,
     baseline: BaselineOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="rich, markdown, latex, or csv/json (the tidy per-trial data).")] = "rich",
+    fmt: Annotated[
+        str, typer.Option("--format", help="rich, markdown, latex, or csv/json (the tidy per-trial data).")
+    ] = "rich",
     ci: CiOption = 0.95,
     sort: SortOption = False,
 ) -> None:
@@ -264,7 +285,9 @@ def main() -> None:
             sys.exit(exc.exit_code)
         where = f"{ctx.command_path}: " if ctx else ""
         hint = f" (see '{ctx.command_path} --help')" if ctx else ""
-        Console(stderr=True, highlight=False).print(f"[red]error:[/] {escape(where + exc.format_message() + hint)}", soft_wrap=True)
+        Console(stderr=True, highlight=False).print(
+            f"[red]error:[/] {escape(where + exc.format_message() + hint)}", soft_wrap=True
+        )
         sys.exit(exc.exit_code)
     except UserError as exc:
         err = Console(stderr=True, highlight=False)

@@ -115,7 +115,9 @@ class RunConfig(Strict):
     seed: int = Field(0, ge=0, lt=SEED_LIMIT)
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
     threads: int = Field(0, ge=0, le=MAX_THREADS, description="torch CPU threads; 0 = torch's default")
-    amp: Literal["off", "bf16", "fp16"] = Field("off", description="mixed precision (fp16: CUDA only, with a GradScaler)")
+    amp: Literal["off", "bf16", "fp16"] = Field(
+        "off", description="mixed precision (fp16: CUDA only, with a GradScaler)"
+    )
     channels_last: bool = Field(False, description="NHWC memory layout for conv archs (faster on recent GPUs)")
     compile: bool = Field(False, description="torch.compile G and D (pays off on long GPU runs)")
     log_every: int = Field(100, gt=0)

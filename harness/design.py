@@ -47,12 +47,13 @@ def label(value: Any) -> str:
 def slug(arm: str) -> str:
     """An arm name made safe for run names and folders, distinct for distinct arms by construction.
 
-    A short name of letters, digits, ``_``, ``.`` and single ``-`` is its own slug (``baseline``).
-    Any other name gets a readable ASCII form, ``--`` and a hash of the exact name
-    (``loss=hinge,norm=batch`` → ``loss-hinge_norm-batch--0c874cffd460``), which a name of the first
-    kind cannot look like since it holds no ``--``.
+    A short name of lowercase letters, digits, ``_``, ``.`` and single ``-`` is its own slug
+    (``baseline``). Any other name gets a readable ASCII form, ``--`` and a hash of the exact name
+    (``loss=hinge,norm=batch`` → ``loss-hinge_norm-batch--0c874cffd460``, ``DCGAN`` →
+    ``DCGAN--…``), which a name of the first kind cannot look like since it holds no ``--``. Slugs
+    differ even ignoring case, so folders stay apart on case-insensitive file systems (macOS, Windows).
     """
-    if len(arm) <= SLUG_WIDTH and "--" not in arm and re.fullmatch(r"[A-Za-z0-9_.-]+", arm):
+    if len(arm) <= SLUG_WIDTH and "--" not in arm and re.fullmatch(r"[a-z0-9_.-]+", arm):
         return arm
     readable = unicodedata.normalize("NFKD", arm).encode("ascii", "ignore").decode().replace("=", "-")
     readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", readable)[:SLUG_WIDTH] or "_"

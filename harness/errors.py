@@ -41,6 +41,11 @@ class EnvironmentFault(Exception):
 
 NO_SPACE = (28, 122)  # ENOSPC, EDQUOT
 STORAGE_ERRORS = ("OperationalError", "InterfaceError", "DisconnectionError")  # sqlalchemy's and psycopg2's
+CONNECTION_LOST = (  # what those say when the database is gone (not a lock, a deadlock or a missing table)
+    "connection refused", "could not connect", "connection to server", "server closed the connection",
+    "terminating connection", "connection already closed", "no route to host", "could not translate host",
+    "timeout expired", "ssl syscall", "the database system is shutting down", "the database system is starting up",
+)
 
 
 def no_space(path) -> EnvironmentFault:
@@ -56,7 +61,7 @@ def environment_fault(exc: BaseException) -> EnvironmentFault | None:
             return seen
         if isinstance(seen, OSError) and seen.errno in NO_SPACE:
             return no_space(seen.filename)
-        if type(seen).__name__ in STORAGE_ERRORS and type(seen).__module__.split(".")[0] in ("sqlalchemy", "psycopg2"):
+        if connection_lost(seen):
             from .storage import masked
 
             first = (str(seen).strip().splitlines() or [type(seen).__name__])[0]
@@ -64,3 +69,11 @@ def environment_fault(exc: BaseException) -> EnvironmentFault | None:
                                     "run the same command again once it is back", storage=True)
         seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)  # `from None` ends it
     return None
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database driver's error for a connection that is gone or cannot be made."""
+    if type(exc).__name__ not in STORAGE_ERRORS or type(exc).__module__.split(".")[0] not in ("sqlalchemy", "psycopg2"):
+        return False
+    text = str(exc).lower()
+    return getattr(exc, "connection_invalidated", False) or any(phrase in text for phrase in CONNECTION_LOST)

@@ -37,10 +37,14 @@ def rich(sheet: Sheet):
     table = Table(title=sheet.title, caption="\n".join(sheet.notes) or None, caption_justify="left")
     for i, name in enumerate(sheet.header):
         first = i == 0  # the arm: never cut, the numbers wrap instead
-        table.add_column(escape(name), justify="left" if first else "right", style="bold" if first else None, no_wrap=first)
+        table.add_column(
+            escape(name), justify="left" if first else "right", style="bold" if first else None, no_wrap=first
+        )
     for r, row in enumerate(sheet.rows):
         table.add_row(*(f"[bold]{escape(c)}[/]" if (r, i) in sheet.bold else escape(c) for i, c in enumerate(row)))
-    return Group(*(Text(f"warning: {w}", style="bold yellow") for w in sheet.warnings), table) if sheet.warnings else table
+    return (
+        Group(*(Text(f"warning: {w}", style="bold yellow") for w in sheet.warnings), table) if sheet.warnings else table
+    )
 
 
 def markdown(sheet: Sheet) -> str:

@@ -1,48 +1,58 @@
-"""A sweep's journal file, opened as Optuna's ``JournalStorage`` after any torn last record is repaired.
+"""A sweep's journal file: Optuna's ``JournalStorage`` on a file backend that never appends to a torn record.
 
 A write cut short (a full disk, a SIGKILL mid-append) leaves a last line without its newline.
-Optuna's reader skips it, but the next append would be glued onto it, and from then on the journal
-could not be read at all. So before opening, ganx drops that incomplete record, under the journal's
-lock and after copying the file aside, and says so in one line on stderr.
+Optuna's reader skips it, but an append glued onto it would make the whole journal unreadable. So
+ganx checks the end of the file, under the journal's lock, before every append and before opening:
+an incomplete last record is dropped, the file as it was is kept beside it, and one line on stderr
+says so. A record in the middle that does not parse (an older ganx appended after a torn one) is
+one error naming the file.
 
-Writers lock the journal with an ``flock`` (:class:`FlockLock`), which the kernel releases when its
-process dies, so a writer killed mid-append never leaves the journal locked (Optuna's own file
-locks would make every other writer wait out a 30 s grace period).
+Writers lock the journal with an ``flock``, which the kernel releases when its process dies, so a
+writer killed mid-append never leaves it locked; SIGINT/SIGTERM wait until an append is done.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from optuna.storages.journal import JournalFileBackend
 
 from .errors import NO_SPACE, UserError, no_space
+from .resume import held_signals
 
 
 def open_journal(path: Path):
     """The ``JournalStorage`` of the journal file at ``path`` (created if absent), repaired first."""
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FlockLock(path)
-        repair(path, lock)
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+        backend = Journal(path)
+        if torn(path):
+            with held_signals(), backend.lock:
+                backend.repair()
+        return JournalStorage(backend)
     except OSError as exc:
         if exc.errno in NO_SPACE:
             raise no_space(path) from None
         raise UserError(f"{path}: cannot open the sweep's journal ({exc.strerror or exc})") from None
+    except ValueError as exc:  # json's decode error included
+        raise UserError(f"{path}: a record in the middle of the journal is corrupted ({exc}); "
+                        "restore it from a backup, or give the sweep a new name") from None
 
 
 class FlockLock:
-    """A lock for Optuna's ``JournalFileBackend`` (its ``lock_obj``: ``acquire`` and ``release``), as an
-    ``flock`` on ``<journal>.flock``, held by one thread at a time."""
+    """The journal's lock (Optuna's ``lock_obj``: ``acquire``, ``release``; also a context manager):
+    an ``flock`` on ``<journal>.flock``, held by one thread at a time."""
 
     def __init__(self, journal: Path):
         self.path = f"{journal}.flock"
@@ -67,6 +77,46 @@ class FlockLock:
         finally:
             self.threads.release()
 
+    def __enter__(self) -> "FlockLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+class Journal(JournalFileBackend):
+    """Optuna's journal file backend, locked by :class:`FlockLock`, that repairs a torn end before appending."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.lock = FlockLock(self.path)
+        super().__init__(str(self.path), lock_obj=self.lock)
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        """Append as Optuna's backend does (one JSON line per log, fsynced), after :meth:`repair`."""
+        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+        with held_signals(), self.lock:
+            self.repair()
+            with open(self.path, "ab") as f:
+                f.write(text.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+
+    def repair(self) -> None:
+        """Drop a torn last record, keeping the file as it was beside it (the caller holds the lock)."""
+        if not torn(self.path):
+            return
+        data = self.path.read_bytes()
+        keep = data.rfind(b"\n") + 1
+        backup = self.path.with_name(f"{self.path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        shutil.copyfile(self.path, backup)
+        with open(self.path, "r+b") as f:
+            f.truncate(keep)
+            os.fsync(f.fileno())
+        sys.stderr.write(f"warning: {self.path}: dropped its last record, cut short by an interrupted write "
+                         f"({len(data) - keep} bytes); the file as it was is kept as {backup.name}\n")
+
 
 def torn(path: Path) -> bool:
     """Whether the file's last byte is not a newline (a record was cut short, or is being written)."""
@@ -76,24 +126,3 @@ def torn(path: Path) -> bool:
             return False
         f.seek(-1, os.SEEK_END)
         return f.read(1) != b"\n"
-
-
-def repair(path: Path, lock: FlockLock) -> None:
-    """Drop a torn last record of the journal at ``path``; the untouched file is kept beside it."""
-    if not path.is_file() or not torn(path):
-        return
-    lock.acquire()
-    try:
-        if not torn(path):  # a writer was mid-append and has finished
-            return
-        data = path.read_bytes()
-        keep = data.rfind(b"\n") + 1
-        backup = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}")
-        shutil.copyfile(path, backup)
-        with open(path, "r+b") as f:
-            f.truncate(keep)
-            os.fsync(f.fileno())
-    finally:
-        lock.release()
-    sys.stderr.write(f"warning: {path}: dropped its last record, cut short by an interrupted write "
-                     f"({len(data) - keep} bytes); the file as it was is kept as {backup.name}\n")

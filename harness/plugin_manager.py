@@ -189,7 +189,9 @@ def get_catalog(pm: pluggy.PluginManager | None = None) -> Catalog:
     for plugin, category, cls in _registrations(pm):
         package, version = _package_of(plugin)
         if not (isinstance(cls, type) and issubclass(cls, Plugin) and cls.category == category):
-            problems.append(f"plugin {plugin} registered {cls!r} as a {category}, but it is not one (register the class)")
+            problems.append(
+                f"plugin {plugin} registered {cls!r} as a {category}, but it is not one (register the class)"
+            )
         elif cls.name in entries[category]:
             other = entries[category][cls.name]
             problems.append(

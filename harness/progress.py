@@ -77,7 +77,10 @@ class Monitor:
         done = self.done_before + self.printed
         width = 30
         filled = int(width * done / max(1, self.total))
-        header = f"[bold]{done}/{self.total}[/] cells  [green]{'━' * filled}[/][dim]{'━' * (width - filled)}[/]  {self.eta()}"
+        header = (
+            f"[bold]{done}/{self.total}[/] cells  [green]{'━' * filled}[/]"
+            f"[dim]{'━' * (width - filled)}[/]  {self.eta()}"
+        )
         table = Table(box=None, show_header=True, header_style="bold")
         for column in ("worker", "cell", "step", "latest metrics"):
             table.add_column(column)

@@ -15,7 +15,9 @@ PACKAGES = ("ganx", "torch", "torchvision", "optuna", "numpy", "torchmetrics")
 def git_commit(folder: Path) -> str | None:
     """``HEAD`` of the checkout holding ``folder`` (``+dirty`` if it has uncommitted changes), else None."""
     try:
-        head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        head = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
         if head.returncode:
             return None
         dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
@@ -33,4 +35,8 @@ def provenance() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return {"python": platform.python_version(), "packages": versions, "git": git_commit(Path(__file__).resolve().parent)}
+    return {
+        "python": platform.python_version(),
+        "packages": versions,
+        "git": git_commit(Path(__file__).resolve().parent),
+    }

@@ -73,7 +73,11 @@ def write_report(study, folder: Path, view: View) -> Path:
                   f"![curves per arm]({link(pictures / 'curves.png', folder)})", ""]
 
     run_links = {
-        arm: [f"[seed {seed}]({link(run_dir / 'curves.png', folder)})" for seed, run_dir in found if (run_dir / "curves.png").is_file()]
+        arm: [
+            f"[seed {seed}]({link(run_dir / 'curves.png', folder)})"
+            for seed, run_dir in found
+            if (run_dir / "curves.png").is_file()
+        ]
         for arm, found in runs.items()
     }
     if per_run := [f"- {arm}: {', '.join(links)}" for arm, links in run_links.items() if links]:

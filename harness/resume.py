@@ -15,6 +15,7 @@ import random
 import signal
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 from .components import Plugin, Run
@@ -159,15 +160,16 @@ def resume_from(run: Run, path, plugins: list[Plugin] = ()) -> tuple[int, Any, i
         raise UserError(f"{path}: does not fit this run's config ({first})") from None
 
 
-def resumable(folder) -> "Path":
+def resumable(folder) -> Path:
     """The config.yaml of a results folder that holds a checkpoint to continue from."""
-    from pathlib import Path
-
     from .errors import UserError
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserError(f"--resume {folder}: {'not a folder' if folder.exists() else 'no such folder'}; expected a run's results folder")
+        raise UserError(
+            f"--resume {folder}: {'not a folder' if folder.exists() else 'no such folder'}; "
+            "expected a run's results folder"
+        )
     missing = [name for name in ("config.yaml", "checkpoint.pt") if not (folder / name).is_file()]
     if missing:
         raise UserError(

@@ -73,7 +73,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         except ValueError:  # more decimal digits than Python converts
             value = None
         if value is None or value.bit_length() > YAML_MAX_INT_BITS:
-            raise UserError(f"{_where(node)}integer {short(node.value, 24)} is too large (at most {YAML_MAX_INT_BITS} bits)")
+            raise UserError(
+                f"{_where(node)}integer {short(node.value, 24)} is too large (at most {YAML_MAX_INT_BITS} bits)"
+            )
         return value
 
 
@@ -129,6 +131,8 @@ def parse_yaml(text: str, source: str) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise UserError(f"{source}: {where}{exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
+        raise UserError(f"{source}: invalid YAML: {exc}") from None
+    except (ValueError, OverflowError) as exc:  # PyYAML's own crash on an escape such as "\UFFFFFFFF"
         raise UserError(f"{source}: invalid YAML: {exc}") from None
 
 

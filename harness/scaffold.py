@@ -111,7 +111,9 @@ GITIGNORE = "__pycache__/\n*.egg-info/\nbuild/\ndist/\n"
 def new_plugin(name: str, parent: Path = Path(".")) -> Path:
     """Write ``parent/ganx-NAME/`` and return it; a bad name or an existing folder is a UserError."""
     if name.startswith("ganx-") or name.startswith("ganx_"):
-        raise UserError(f"NAME {name!r}: leave out the 'ganx-' prefix, it is added for you (try: ganx new-plugin {name[5:]})")
+        raise UserError(
+            f"NAME {name!r}: leave out the 'ganx-' prefix, it is added for you (try: ganx new-plugin {name[5:]})"
+        )
     if not NAME.match(name):
         raise UserError(
             f"NAME {name!r}: use lowercase letters and digits, separated by single '-' or '_', "

@@ -100,7 +100,9 @@ def permutation_p(a: Sequence[float], b: Sequence[float]) -> tuple[float, str]:
     import numpy as np
 
     rng = np.random.default_rng(0)
-    hits = sum(abs(_mean_gap(pooled, rng.permutation(len(pooled))[:k])) >= observed - tolerance for _ in range(RESAMPLES))
+    hits = sum(
+        abs(_mean_gap(pooled, rng.permutation(len(pooled))[:k])) >= observed - tolerance for _ in range(RESAMPLES)
+    )
     return (hits + 1) / (RESAMPLES + 1), f"permutation ({RESAMPLES:,} resamples)"
 
 

@@ -45,7 +45,9 @@ def open_storage(url: str, **options):
         parsed = make_url(driver_url(url))
     except ArgumentError:
         raise UserError(f"storage: {shown!r} is not a database URL ({EXAMPLES})") from None
-    engine = {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}} if parsed.get_backend_name() == "postgresql" else {}
+    engine = (
+        {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}} if parsed.get_backend_name() == "postgresql" else {}
+    )
     try:
         return RDBStorage(driver_url(url), engine_kwargs=engine, **options)
     except ImportError:

@@ -6,12 +6,14 @@ for a full disk, a UserError for anything else (a read-only folder).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .errors import NO_SPACE, EnvironmentFault, UserError, no_space
 from .resume import held_signals
@@ -60,6 +62,23 @@ def _write_then_rename(path: Path, write: Callable[[Any], None], mode: str) -> N
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s writer lock (an ``flock`` on ``folder/.lock``, released even by SIGKILL): one
+    attempt at a time writes a run folder, even when a stalled worker's attempt was taken for lost."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise _cannot_write(folder / ".lock", exc) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_text(path: Path, text: str) -> None:

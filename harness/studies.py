@@ -35,7 +35,9 @@ def open_target(target: str, results: Path, study: str | None = None):
         raise UserError(f"{where}: cannot open this storage ({detail})") from None
     sweeps = [n for n in names if ".tune." not in n]  # a search sweep's per-arm studies are not tables
     if study is None and len(sweeps) != 1:
-        raise UserError(f"{where}: holds {len(sweeps)} sweeps; pick one with --study (valid: {', '.join(sweeps) or 'none'})")
+        raise UserError(
+            f"{where}: holds {len(sweeps)} sweeps; pick one with --study (valid: {', '.join(sweeps) or 'none'})"
+        )
     name = study or sweeps[0]
     if name not in names:
         raise UserError(f"--study: no study {name!r} in {where} (valid: {', '.join(names) or 'none'})")

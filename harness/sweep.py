@@ -84,7 +84,8 @@ def open_studies(sweep: Sweep, results: Path, storage: str | None = None) -> Stu
         main_storage, tune_storage = open_journal(folder / "study.journal"), open_journal(folder / "tuning.journal")
     direction = sweep.config.objective.direction
     pruner = sweep.config.pruner
-    main = create_study(main_storage, sweep.config.name, direction, make_pruner("none" if sweep.config.search else pruner))
+    main_pruner = make_pruner("none" if sweep.config.search else pruner)  # a search prunes its tuning trials
+    main = create_study(main_storage, sweep.config.name, direction, main_pruner)
     tuning = {}
     for arm in sweep.tuning:
         sampler = optuna.samplers.TPESampler(
@@ -125,7 +126,8 @@ def create_study(storage, name: str, direction: str, pruner, sampler=None):
     for attempt in range(5):
         try:
             return optuna.create_study(
-                study_name=name, storage=storage, direction=direction, load_if_exists=True, pruner=pruner, sampler=sampler
+                study_name=name, storage=storage, direction=direction, load_if_exists=True, pruner=pruner,
+                sampler=sampler,
             )
         except Exception:
             if attempt == 4 or isinstance(storage, optuna.storages.JournalStorage):
@@ -184,7 +186,8 @@ def requeue(sweep: Sweep, studies: Studies) -> int:
     retries, attrs = sweep.config.retries, outcome_attrs(sweep)
     if not sweep.tuning:
         return queue.enqueue_missing(studies.main, sweep.cells, retries, attrs)
-    tuned = sum(queue.enqueue_missing(study, sweep.tuning[arm], retries, attrs) for arm, study in studies.tuning.items())
+    tuned = sum(queue.enqueue_missing(study, sweep.tuning[arm], retries, attrs)
+                for arm, study in studies.tuning.items())
     return tuned + schedule_reruns(sweep, studies)
 
 
@@ -204,7 +207,8 @@ def schedule_reruns(sweep: Sweep, studies: Studies) -> int:
         if all(any(queue.is_final(t) for t in groups.get(c.key, [])) for c in sweep.tuning[arm]):
             arm_cells = [c for c in sweep.cells if c.arm == arm]
             extra = {"params": best_params(study)}
-            enqueued += queue.enqueue_missing(studies.main, arm_cells, sweep.config.retries, outcome_attrs(sweep), extra)
+            enqueued += queue.enqueue_missing(studies.main, arm_cells, sweep.config.retries, outcome_attrs(sweep),
+                                              extra)
     return enqueued
 
 
@@ -240,7 +244,8 @@ def work(sweep: Sweep, results: Path, studies: Studies, env: WorkerEnv) -> None:
         study, trial, cell = next_trial(sweep, studies, liveness.identity(env.slot))
         if trial is not None:
             together = sweep.config.vectorize and run_together(study, trial, cell, sweep, results, studies.rdb, env)
-            for finished, outcome in together or [(cell, run_trial(study, trial, cell, sweep, results, studies.rdb, env))]:
+            alone = together or [(cell, run_trial(study, trial, cell, sweep, results, studies.rdb, env))]
+            for finished, outcome in alone:
                 env.ran.append(outcome)
                 if env.on_outcome and finished is not None:
                     env.on_outcome(finished, outcome)

@@ -59,7 +59,9 @@ class SweepConfig(Strict):
     workers: int = Field(1, gt=0, description="worker processes on this machine")
     devices: list[str] = Field(default_factory=list, description="GPU indices (or cpu), one per worker in turn")
     storage: str | None = Field(None, description="Optuna storage URL; default: a journal file under results/<name>/")
-    vectorize: bool = Field(False, description="train the waiting seeds of an arm together as one batched model where they allow it")
+    vectorize: bool = Field(
+        False, description="train the waiting seeds of an arm together as one batched model where they allow it"
+    )
 
     @field_validator("grid")
     @classmethod
@@ -172,7 +174,9 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
     design = design_arms(sweep.arms, sweep.grid, "arms" in data)
     check_names([arm for arm, _, _ in design], source)
     for arm, change, point in design:
-        where = f"{source}: " + (f"arms.{arm.split(',')[0]}" if change else "base") + (f" (cell {arm})" if point else "")
+        where = (
+            f"{source}: " + (f"arms.{arm.split(',')[0]}" if change else "base") + (f" (cell {arm})" if point else "")
+        )
         resolved = merge(sweep.base, change)
         for path, value in point.items():
             resolved = set_path(resolved, path, value)
@@ -195,7 +199,9 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
         name = f"{sweep.name}-{slug(arm)}"
         arms.append(arm)
         factors[arm] = point
-        cells += [Cell(arm, seed, config.model_copy(update={"seed": seed, "name": f"{name}-s{seed}"})) for seed in sweep.seeds]
+        cells += [
+            Cell(arm, seed, config.model_copy(update={"seed": seed, "name": f"{name}-s{seed}"})) for seed in sweep.seeds
+        ]
         if sweep.search:
             first = sweep.search.seed
             tuning[arm] = [
@@ -213,8 +219,10 @@ def check_size(sweep: SweepConfig, source: str) -> None:
     trials = sweep.search.trials_per_arm if sweep.search else 0
     cells = arms * (len(sweep.seeds) + trials)
     if cells > MAX_CELLS:
-        raise UserError(f"{source}: the design has {cells:,} cells ({arms:,} arms × ({len(sweep.seeds)} seeds + {trials} "
-                        f"tuning trials)); at most {MAX_CELLS:,} are allowed, so split it into several sweeps")
+        raise UserError(
+            f"{source}: the design has {cells:,} cells ({arms:,} arms × ({len(sweep.seeds)} seeds + {trials} "
+            f"tuning trials)); at most {MAX_CELLS:,} are allowed, so split it into several sweeps"
+        )
 
 
 def check_names(arms: list[str], source: str) -> None:
@@ -241,7 +249,10 @@ def schema() -> dict[str, Any]:
     base = out["properties"]["base"]
     out["properties"]["base"] = {
         "title": base.get("title", "Base"),
-        "anyOf": [{k: v for k, v in base.items() if k != "title"}, {"type": "string", "description": "path of a run config file, relative to the sweep file"}],
+        "anyOf": [
+            {k: v for k, v in base.items() if k != "title"},
+            {"type": "string", "description": "path of a run config file, relative to the sweep file"},
+        ],
     }
     return out
 

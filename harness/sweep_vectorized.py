@@ -16,9 +16,11 @@ from typing import Any
 
 from . import cells as queue
 from . import liveness
+from .errors import EnvironmentFault
+from .store import exclusive
 from .sweep import WorkerEnv
-from .trials import cell_config, prepare, record, reporter, search_params, stopped_before
 from .sweep_config import Cell, Sweep
+from .trials import cell_config, prepare, record, reporter, run_folder, search_params, stopped_before
 
 
 def run_together(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb: bool,
@@ -49,14 +51,19 @@ def run_together(study, trial, cell: Cell | None, sweep: Sweep, results: Path, r
             claimed.append((mate, seeds[queue.key_of(mate)]))
         if len(claimed) == 1:
             return None
-        with ExitStack() as beating:
-            for claim, _ in claimed:
-                beating.enter_context(liveness.Heartbeat(study, claim, rdb))
+        with ExitStack() as held:
+            for claim, mate in claimed:
+                held.enter_context(liveness.Heartbeat(study, claim, rdb))
+                held.enter_context(exclusive(run_folder(sweep, results, mate)))
             outcomes = train_claimed(study, claimed, sweep, results, env)
             return [(c, record(study, t, c, sweep, lambda o=o: settle(o))) for (t, c), o in zip(claimed, outcomes)]
     except KeyboardInterrupt as stop:  # a signal (Interrupted: every seed's checkpoint is saved)
         for claim, _ in claimed:
             queue.close(study, claim, "interrupted", str(stop))
+        raise
+    except EnvironmentFault as fault:  # one seed's record met it: the seeds not yet recorded stay runnable
+        for claim, _ in claimed:
+            queue.close(study, claim, "fault", str(fault), quiet=True)
         raise
 
 

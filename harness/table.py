@@ -46,7 +46,10 @@ def trials_frame(study):
         base = {**factors, "trial": trial.number, "arm": attrs["arm"], "seed": attrs.get("seed"),
                 "state": trial.state.name, "error": attrs.get("error", "")}
         metrics = attrs.get("metrics") or {}
-        rows += [{**base, "metric": m, "value": v} for m, v in metrics.items()] or [{**base, "metric": None, "value": None}]
+        rows += (
+            [{**base, "metric": m, "value": v} for m, v in metrics.items()]
+            or [{**base, "metric": None, "value": None}]
+        )
     factors = [a for a in axes if a not in COLUMNS]
     frame = pd.DataFrame(rows, columns=COLUMNS + factors)
     frame.attrs["factors"] = factors
@@ -81,7 +84,9 @@ def unfinished(study) -> list[str]:
 
     done = {(t.user_attrs["arm"], t.user_attrs.get("seed")) for t in study.get_trials(deepcopy=False)
             if "arm" in t.user_attrs and is_final(t)}
-    return [f"{arm}/s{seed}" for arm, seeds in expected_cells(study).items() for seed in seeds if (arm, seed) not in done]
+    return [
+        f"{arm}/s{seed}" for arm, seeds in expected_cells(study).items() for seed in seeds if (arm, seed) not in done
+    ]
 
 
 def summarize(frame, arms: list[str], metrics: list[str], ci: float = 0.95,
@@ -154,7 +159,9 @@ def ablation_sheet(frame, view: View) -> Sheet:
     header += [f"Δ {view.objective}", "p (Holm)", "n"]
     sheet = Sheet(view.title, header, [])
     for row in summary:
-        cells = [row["arm"] + (" †" if incomplete(row) else "")] + [interval_text(row[m]) if row[m] else "—" for m in view.metrics]
+        cells = [row["arm"] + (" †" if incomplete(row) else "")] + [
+            interval_text(row[m]) if row[m] else "—" for m in view.metrics
+        ]
         if row["arm"] in comparisons:
             comparison, p = comparisons[row["arm"]]
             cells += [interval_text(comparison.delta, signed=True), number(p) + ("*" if p < alpha else "")]
@@ -205,12 +212,14 @@ def test_note(comparisons: dict, view: View, alpha: float) -> str:
         tests.setdefault(comparison.test, []).append(arm)
     names = {"welch": "Welch's t-test"}
     used = "; ".join(
-        f"{names.get(test, f'{test} test of the mean difference (fewer than {stats.SMALL_N} seeds)')} for {', '.join(arms)}"
+        f"{names.get(test, f'{test} test of the mean difference (fewer than {stats.SMALL_N} seeds)')}"
+        f" for {', '.join(arms)}"
         for test, arms in tests.items()
     )
     return (
         f"Δ: arm mean − {view.baseline} mean of {view.objective} ± its {view.ci:.0%} Welch CI. "
-        f"p: two-sided, {used}; Holm-adjusted across {len(comparisons)} arm{'s' * (len(comparisons) != 1)}; * adjusted p < {alpha:.2g}."
+        f"p: two-sided, {used}; Holm-adjusted across {len(comparisons)} arm{'s' * (len(comparisons) != 1)}; "
+        f"* adjusted p < {alpha:.2g}."
     )
 
 
@@ -231,28 +240,36 @@ def effects_sheet(frame, view: View) -> Sheet | None:
             sheet.rows.append(row)
     sheet.notes = [
         "mean change when the factor is switched from its first level, averaged over every setting of the other "
-        f"factors where both grid cells completed, ± its {view.ci:.0%} CI as a contrast of cell means (Welch–Satterthwaite df)."
+        f"factors where both grid cells completed, ± its {view.ci:.0%} CI as a contrast of cell means "
+        "(Welch–Satterthwaite df)."
     ]
     return sheet
 
 
 def grid_cells(done, axes: list[str]) -> dict[tuple, list[float]]:
     """Completed values grouped by their tuple of factor levels."""
-    return {key if isinstance(key, tuple) else (key,): list(group.value) for key, group in done.groupby(axes, sort=False)}
+    return {
+        key if isinstance(key, tuple) else (key,): list(group.value) for key, group in done.groupby(axes, sort=False)
+    }
 
 
 def importance_sheet(tuning: dict, objective: str) -> Sheet | None:
     """Search sweeps: per arm, Optuna's hyperparameter importance for the objective, evaluator named."""
     import optuna
 
-    searched = {arm: study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) for arm, study in tuning.items()}
+    searched = {
+        arm: study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        for arm, study in tuning.items()
+    }
     searched = {arm: trials for arm, trials in searched.items() if any(t.params for t in trials)}
     if not searched:
         return None
     importances, problems = {}, []
     for arm in searched:
         try:
-            found = optuna.importance.get_param_importances(tuning[arm], evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+            found = optuna.importance.get_param_importances(
+                tuning[arm], evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
+            )
             importances[arm] = {name: float(value) for name, value in found.items()}
         except (RuntimeError, ValueError) as exc:
             problems.append(f"{arm}: importance unavailable ({exc})")

@@ -20,7 +20,8 @@ from .hooks import Hooks, blamed
 from .plugin_manager import Catalog, get_catalog
 
 Report = Callable[[int, dict[str, float]], None]
-OUT_OF_MEMORY = ("out of memory", "not enough memory", "can't allocate memory", "size calculation overflowed")  # torch's
+# torch's messages
+OUT_OF_MEMORY = ("out of memory", "not enough memory", "can't allocate memory", "size calculation overflowed")
 
 
 def resolve_device(name: str):
@@ -222,7 +223,9 @@ def generate(run: Run, hooks: Hooks, n: int, chunk: int = 1000):
 def evaluate(run: Run, hooks: Hooks, metrics: list) -> tuple[dict[str, float], dict[str, Any], Any]:
     """Compute every configured metric on freshly generated samples."""
     fake = generate(run, hooks, run.config.eval.samples)
-    ev = Evaluation(fake=fake, dataset=run.dataset, data_dir=data_dir(run.config), device=run.device, seed=run.config.seed)
+    ev = Evaluation(
+        fake=fake, dataset=run.dataset, data_dir=data_dir(run.config), device=run.device, seed=run.config.seed
+    )
     values = {m.name: float(blamed(m, "compute", ev)) for m in metrics}
     protocol = {m.name: blamed(m, "protocol", ev) for m in metrics}
     hooks.each("after_eval", run, values)

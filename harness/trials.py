@@ -18,6 +18,7 @@ import yaml
 from . import cells as queue
 from . import liveness
 from .errors import PluginError, TrainingFailure, UserError, environment_fault
+from .store import exclusive
 from .sweep import WorkerEnv, outcome_attrs, sweep_dir
 from .sweep_config import Cell, Sweep, with_params
 
@@ -25,8 +26,11 @@ RESUMABLE = ("interrupted", "lost", "fault")  # attempts whose checkpoint the ne
 EXECUTION = ("device", "threads")  # config keys a worker sets; they do not change what is trained
 
 
-def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb: bool, env: WorkerEnv) -> dict[str, Any]:
+def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb: bool,
+              env: WorkerEnv) -> dict[str, Any]:
     """Train one popped trial and record its outcome; failures are recorded, never raised (but a stop is)."""
+    import optuna
+
     from .trainer import train
 
     if cell is None:  # a cell of an older version of this sweep file (continued with --force)
@@ -37,8 +41,16 @@ def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb:
         config, out, resumed = prepare(study, trial, cell, sweep, results, env)
         return train(config, out, report=reporter(trial, sweep), resume=resumed is not None)
 
-    with liveness.Heartbeat(study, trial, rdb):
-        return record(study, trial, cell, sweep, attempt)
+    try:
+        with liveness.Heartbeat(study, trial, rdb), exclusive(run_folder(sweep, results, cell)):
+            return record(study, trial, cell, sweep, attempt)
+    except optuna.exceptions.UpdateFinishedTrialError:  # taken for lost while it ran (a stall, a clock)
+        return {"state": "FAIL", "error": "this attempt was taken for lost; another attempt runs the cell"}
+
+
+def run_folder(sweep: Sweep, results: Path, cell: Cell) -> Path:
+    """Where ``cell`` writes its run: ``results/<sweep>/runs/<cell folder>`` (each attempt the same)."""
+    return sweep_dir(results, sweep.config.name) / "runs" / cell.folder
 
 
 def prepare(study, trial, cell: Cell, sweep: Sweep, results: Path, env: WorkerEnv) -> tuple[Any, Path, int | None]:
@@ -51,7 +63,7 @@ def prepare(study, trial, cell: Cell, sweep: Sweep, results: Path, env: WorkerEn
     if params:
         trial.set_user_attr("params", params)
     config = cell_config(cell, params, env)
-    out = sweep_dir(results, sweep.config.name) / "runs" / cell.folder
+    out = run_folder(sweep, results, cell)
     set_attrs(trial, {"run_dir": str(out), "config": config.dump(), "seed": cell.seed, "provenance": provenance()})
     resumed = resume_point(study, trial, cell.key, config, out)
     if resumed is None:  # never continue the checkpoint of a crashed, diverged or other run
@@ -113,11 +125,10 @@ def record(study, trial, cell: Cell, sweep: Sweep, attempt: Callable[[], dict[st
     except TrainingFailure as failure:
         return fail(study, trial, final_attrs, "diverged", f"step {failure.step}: {failure.reason}")
     except (PluginError, UserError) as exc:
+        stop_on_fault(study, trial, exc)
         return fail(study, trial, final_attrs, "error", str(exc))
     except Exception as exc:  # a crash in one cell must not stop the sweep; it is retried
-        if fault := environment_fault(exc):  # the disk or database failed, not the cell: stop, keep it runnable
-            queue.close(study, trial, "fault", str(fault), quiet=True)
-            raise fault from None
+        stop_on_fault(study, trial, exc)
         where = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
         last_try = tried >= sweep.config.retries
@@ -130,6 +141,14 @@ def record(study, trial, cell: Cell, sweep: Sweep, attempt: Callable[[], dict[st
     set_attrs(trial, {**final_attrs, "metrics": final["metrics"], "protocol": final["protocol"]})
     study.tell(trial, value, state=TrialState.COMPLETE)
     return {"state": "COMPLETE", "metrics": final["metrics"]}
+
+
+def stop_on_fault(study, trial, exc: BaseException) -> None:
+    """If ``exc`` is a full disk or a lost database (a plugin's too), close the attempt as ``fault``,
+    which is no retry, and raise it: it is the machine's failure, not the cell's."""
+    if fault := environment_fault(exc):
+        queue.close(study, trial, "fault", str(fault), quiet=True)
+        raise fault from None
 
 
 def resume_point(study, trial, key: str, config, out: Path) -> int | None:

@@ -187,7 +187,9 @@ class Seeds:
         self.d_loss, self.g_loss = per_seed_losses(first.loss)
         self.opt_g = build_optimizer(first.optimizer["g"], self.g.parameters())
         self.opt_d = build_optimizer(first.optimizer["d"], self.d.parameters())
-        self.batch, self.joint, self.g_needs_real = first.config.batch_size, first.joint_d_batch, first.loss.g_needs_real
+        self.batch, self.joint, self.g_needs_real = (
+            first.config.batch_size, first.joint_d_batch, first.loss.g_needs_real
+        )
         self.last: dict[str, Tensor] = {}
 
     def real(self) -> Tensor:

@@ -21,7 +21,6 @@ from .progress import Monitor
 from .sweep import Studies, WorkerEnv, coordinate, open_studies, work
 from .sweep_config import Sweep
 
-
 FAULT_EXIT = 1  # a spawned worker stopped by a full disk or a lost database
 
 
@@ -56,7 +55,8 @@ def worker_main(raw: dict, source: str, results: Path, storage: str | None, env:
         fault = environment_fault(exc)
         if fault is None:
             raise
-        Console(stderr=True, highlight=False).print(f"[red]error:[/] worker {env.slot}: {escape(str(fault))}", soft_wrap=True)
+        err = Console(stderr=True, highlight=False)
+        err.print(f"[red]error:[/] worker {env.slot}: {escape(str(fault))}", soft_wrap=True)
         sys.exit(FAULT_EXIT)
 
 
@@ -119,7 +119,8 @@ def run_workers(sweep: Sweep, results: Path, storage: str | None, studies: Studi
 
 
 def execute(sweep: Sweep, results: Path, *, workers: int | None = None, devices: list[str] | None = None,
-            storage: str | None = None, force: bool = False, console: Console | None = None) -> tuple[Studies, bool, int]:
+            storage: str | None = None, force: bool = False,
+            console: Console | None = None) -> tuple[Studies, bool, int]:
     """Coordinate, then work through the sweep with the monitor on. Returns (studies, stopped, cells shown)."""
     devices = devices if devices is not None else sweep.config.devices
     workers = workers or ("workers" in sweep.raw and sweep.config.workers) or max(1, len(devices))

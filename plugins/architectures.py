@@ -9,7 +9,6 @@ from pydantic import Field
 
 from ganx import Architecture, Params, UserError, hookimpl
 
-
 Width = Annotated[int, Field(gt=0, le=16_384)]  # a 16k × 16k linear layer is 1 GiB of float32
 Channels = Annotated[int, Field(gt=0, le=4_096)]  # a 4k × 4k conv with a 5 × 5 kernel is 1.6 GiB
 
@@ -30,7 +29,9 @@ class MLP(Architecture):
         output: Literal["auto", "tanh", "linear", "sigmoid"] = "auto"
         maxout: int = Field(0, ge=0, description="D only: pieces per maxout unit; 0 = plain linear")
         dropout: float = Field(0.0, ge=0, lt=1, description="D only: dropout after each hidden layer")
-        input_dropout: float = Field(0.0, ge=0, lt=1, description="D only: dropout on D's input (Goodfellow et al. 2014: 0.2)")
+        input_dropout: float = Field(
+            0.0, ge=0, lt=1, description="D only: dropout on D's input (Goodfellow et al. 2014: 0.2)"
+        )
         first_norm: bool = Field(True, description="G only: norm after the first layer (PyTorch-GAN's gan.py has none)")
 
     def build_generator(self, latent_dim, data_shape, norm):
@@ -66,7 +67,9 @@ class MLP(Architecture):
             if p.maxout:
                 layers.append(Maxout(width, hidden, p.maxout, wrap=norm.wrap))
             else:
-                layers += [norm.wrap(nn.Linear(width, hidden)), norm.layer(hidden, False), activation(p.activation, p.slope)]
+                layers += [
+                    norm.wrap(nn.Linear(width, hidden)), norm.layer(hidden, False), activation(p.activation, p.slope)
+                ]
             if p.dropout:
                 layers.append(nn.Dropout(p.dropout))
             width = hidden

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from ganx import Dataset, Params, hookimpl
-from ganx.plugins.image_datasets import Cifar10, Digits, FashionMNIST, ImageFolder, MNIST
+from ganx.plugins.image_datasets import MNIST, Cifar10, Digits, FashionMNIST, ImageFolder
 
 
 class GaussianMixture(Dataset):

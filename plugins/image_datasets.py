@@ -232,7 +232,9 @@ class Cifar10(ImageDataset):
                 raise ValueError("no 'data'/'labels' entries")
             return batch
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-            raise UserError(f"{path}: not a CIFAR-10 python batch ({exc}); delete it and fetch the data again") from None
+            raise UserError(
+                f"{path}: not a CIFAR-10 python batch ({exc}); delete it and fetch the data again"
+            ) from None
 
 
 class ImageFolder(ImageDataset):
@@ -263,7 +265,9 @@ class ImageFolder(ImageDataset):
         try:
             folder = datasets.ImageFolder(str(path), transform=transforms.Compose([*steps, transforms.PILToTensor()]))
         except (FileNotFoundError, OSError) as exc:
-            raise UserError(f"image-folder: {path}: no images found ({exc}); expected {path}/<class>/<image>.png") from None
+            raise UserError(
+                f"image-folder: {path}: no images found ({exc}); expected {path}/<class>/<image>.png"
+            ) from None
         index = fixed_split(len(folder), round(len(folder) * p.test_fraction), split)
         images, labels = [], []
         for i in index.tolist():

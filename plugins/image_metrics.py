@@ -62,7 +62,9 @@ class KID(DomainMetric):
         size = min(1000, len(space.real), len(fake))
         with warnings.catch_warnings():  # "will save all extracted features": they are 128-d, that is fine
             warnings.simplefilter("ignore", UserWarning)
-            kid = KernelInceptionDistance(feature=Embedded(space.real.shape[1]), subsets=self.params.subsets, subset_size=size)
+            kid = KernelInceptionDistance(
+                feature=Embedded(space.real.shape[1]), subsets=self.params.subsets, subset_size=size
+            )
         kid.update(space.real.cpu(), real=True)
         kid.update(fake.cpu(), real=False)
         with torch.random.fork_rng(devices=[]):

@@ -89,7 +89,8 @@ class WassersteinGP(OwnRng, Loss):
 
 
 class LeastSquares(Loss):
-    """Mao et al. 2017: D regresses D(x) to the real target b and D(G(z)) to the fake target a; G pushes D(G(z)) to 1."""
+    """Mao et al. 2017: D regresses D(x) to the real target b and D(G(z)) to the fake target a;
+    G pushes D(G(z)) to 1."""
 
     name = "lsgan"
 
@@ -101,7 +102,8 @@ class LeastSquares(Loss):
 
 
 class Hinge(Loss):
-    """Lim & Ye 2017, Miyato et al. 2018: D minimizes E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]; G minimizes -E[D(G(z))]."""
+    """Lim & Ye 2017, Miyato et al. 2018: D minimizes E[relu(1 - D(x))] + E[relu(1 + D(G(z)))];
+    G minimizes -E[D(G(z))]."""
 
     name = "hinge"
 
@@ -113,7 +115,8 @@ class Hinge(Loss):
 
 
 class RelativisticAverage(Loss):
-    """Jolicoeur-Martineau 2018 (RaSGAN): D judges whether real is more realistic than the average fake, and vice versa."""
+    """Jolicoeur-Martineau 2018 (RaSGAN): D judges whether real is more realistic than the average fake,
+    and vice versa."""
 
     name = "ragan"
     g_needs_real = True

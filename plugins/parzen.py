@@ -63,4 +63,9 @@ class ParzenLL(Metric):
 
     def protocol(self, ev):
         units = "[0, 1] pixels" if ev.dataset.kind == "images" else "data units"
-        return {"fake_samples": len(ev.fake), "sigma_grid": "logspace(-1, 0, 10)", "units": units, **ev.cache.get("parzen", {})}
+        return {
+            "fake_samples": len(ev.fake),
+            "sigma_grid": "logspace(-1, 0, 10)",
+            "units": units,
+            **ev.cache.get("parzen", {}),
+        }

@@ -10,6 +10,8 @@ import pytest
 from ganx import testing
 from ganx.plugin_manager import get_plugin_manager
 
+pytest_plugins = ["plugin_env"]  # the plugin_env fixture: throwaway venvs to install plugin packages into
+
 TINY = {**testing.TINY, "log_every": 10}  # the plugin authors' tiny run, logging every 10 steps
 
 

@@ -64,7 +64,9 @@ class PluginEnv:
         env.pop("PYTHONPATH", None)
         end = self.root / "cwd"
         script = 'cd "$1" && eval "$2" && pwd > "$3"'
-        done = subprocess.run(["bash", "-c", script, "_", str(cwd), command, str(end)], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            ["bash", "-c", script, "_", str(cwd), command, str(end)], env=env, capture_output=True, text=True
+        )
         return done, Path(end.read_text().strip()) if done.returncode == 0 else cwd
 
     def plugins(self) -> list[dict]:

@@ -9,6 +9,7 @@ from torch import nn
 from ganx import UserError
 from ganx.config import Spec
 from ganx.plugin_manager import get_catalog
+
 from probe import probed_train
 
 
@@ -19,7 +20,9 @@ def create(category, spec):
 def test_mlp_first_norm_off_leaves_g_first_layer_unnormalized():
     batch = create("normalization", "batch")
     with_first = create("architecture", {"name": "mlp", "hidden": [8, 8]}).build_generator(4, (2,), batch)
-    without = create("architecture", {"name": "mlp", "hidden": [8, 8], "first_norm": False}).build_generator(4, (2,), batch)
+    without = create("architecture", {"name": "mlp", "hidden": [8, 8], "first_norm": False}).build_generator(
+        4, (2,), batch
+    )
     assert isinstance(with_first[1], nn.BatchNorm1d) and isinstance(without[1], nn.LeakyReLU)
     assert sum(isinstance(m, nn.BatchNorm1d) for m in without.modules()) == 1
 
@@ -27,7 +30,10 @@ def test_mlp_first_norm_off_leaves_g_first_layer_unnormalized():
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 16, 16), (3, 8, 8)])
 def test_dcgan_maps_z_to_images_and_images_to_one_logit(shape):
     arch = create("architecture", {"name": "dcgan", "g_widths": [16, 8, 4], "d_widths": [4, 8]})
-    g, d = arch.build_generator(6, shape, create("normalization", "batch")), arch.build_discriminator(shape, create("normalization", "none"))
+    g, d = (
+        arch.build_generator(6, shape, create("normalization", "batch")),
+        arch.build_discriminator(shape, create("normalization", "none")),
+    )
     fake = g(torch.randn(3, 6))
     assert fake.shape == (3, *shape) and fake.abs().max() <= 1
     assert d(fake).shape == (3,)
@@ -35,7 +41,10 @@ def test_dcgan_maps_z_to_images_and_images_to_one_logit(shape):
 
 def test_dcgan_is_strided_with_no_pooling():
     arch = create("architecture", {"name": "dcgan"})
-    g, d = arch.build_generator(8, (3, 32, 32), create("normalization", "batch")), arch.build_discriminator((3, 32, 32), create("normalization", "batch"))
+    g, d = (
+        arch.build_generator(8, (3, 32, 32), create("normalization", "batch")),
+        arch.build_discriminator((3, 32, 32), create("normalization", "batch")),
+    )
     assert [m.stride for m in g.modules() if isinstance(m, nn.ConvTranspose2d)] == [(2, 2)] * 3  # 4 -> 8 -> 16 -> 32
     assert [m.stride for m in d.modules() if isinstance(m, nn.Conv2d)] == [(2, 2)] * 2
     assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in [*g.modules(), *d.modules()])
@@ -53,7 +62,11 @@ def test_dcgan_expresses_the_tensorflow_tutorial_dcgan():
     assert isinstance(g[0], nn.Linear) and g[0].out_features == 7 * 7 * 256 and g[0].bias is None
     assert isinstance(g[1], nn.BatchNorm1d) and g[2].negative_slope == 0.3
     convs = [m for m in g.modules() if isinstance(m, nn.ConvTranspose2d)]
-    assert [(m.out_channels, m.kernel_size, m.stride) for m in convs] == [(128, (5, 5), (1, 1)), (64, (5, 5), (2, 2)), (1, (5, 5), (2, 2))]
+    assert [(m.out_channels, m.kernel_size, m.stride) for m in convs] == [
+        (128, (5, 5), (1, 1)),
+        (64, (5, 5), (2, 2)),
+        (1, (5, 5), (2, 2)),
+    ]
     assert all(m.bias is None for m in convs) and isinstance(g[-1], nn.Tanh)
     layers = [type(m).__name__ for m in d if not isinstance(m, nn.Identity)]
     assert layers == ["Conv2d", "LeakyReLU", "Dropout", "Conv2d", "LeakyReLU", "Dropout", "Flatten", "Linear", "Logits"]
@@ -65,7 +78,9 @@ def test_dcgan_refuses_points_and_even_kernels_it_cannot_size():
     with pytest.raises(UserError, match="image"):
         arch.build_generator(4, (2,), create("normalization", "none"))
     with pytest.raises(UserError, match="odd"):
-        create("architecture", {"name": "dcgan", "kernel": 4}).build_generator(4, (1, 28, 28), create("normalization", "none"))
+        create("architecture", {"name": "dcgan", "kernel": 4}).build_generator(
+            4, (1, 28, 28), create("normalization", "none")
+        )
 
 
 DIGITS = {

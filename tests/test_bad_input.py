@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -94,6 +95,7 @@ def corrupt_metrics(folder: Path) -> None:
 DATA = "{tmp}/data"
 CASES = [
     # --- YAML syntax ---
+    Case("yaml-escape-out-of-range", ("run", "run.yaml"), ("run.yaml: invalid YAML",), {"run.yaml": 'dataset: "\\UFFFFFFFF"\nsteps: 3\n'}),
     Case("yaml-tab", ("run", "run.yaml"), ("run.yaml", "line 3, column 1"), {"run.yaml": "dataset: grid25\nsteps: 3\n\tbatch_size: 4\n"}),
     Case("yaml-bad-indent", ("run", "run.yaml"), ("run.yaml", "line 3"), {"run.yaml": "dataset: grid25\nsteps: 3\n  batch_size: 4\n"}),
     Case("yaml-unclosed-bracket", ("run", "run.yaml"), ("run.yaml", "line "), {"run.yaml": "dataset: grid25\nmetrics: [modes, hq\nsteps: 3\n"}),
@@ -269,11 +271,24 @@ def test_a_study_made_from_a_different_sweep_file_is_refused(ganx, tmp_path, mon
     assert snapshot(tmp_path / "results" / "s" / "runs") == runs
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a read-only folder")
-def test_a_read_only_results_folder_is_refused(ganx, tmp_path, monkeypatch):
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """``tmp_path/locked``, which nobody may write: mode 555, or for root (who ignores modes) a read-only tmpfs."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    if os.geteuid() != 0:
+        yield locked
+        return
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(locked)], check=True, timeout=60)
+    try:
+        yield locked
+    finally:
+        subprocess.run(["umount", "-l", str(locked)], timeout=60)
+
+
+def test_a_read_only_results_folder_is_refused(ganx, tmp_path, monkeypatch, read_only_folder):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "sweep.yaml").write_text(changed(SWEEP))
-    (tmp_path / "locked").mkdir(mode=0o555)
     before = snapshot(tmp_path)
 
     code, out, err = ganx("sweep", "sweep.yaml", "--results", "locked")

@@ -1,4 +1,5 @@
-"""docs/catalog.md cannot drift: every built-in loss, architecture, normalization and trick, and each param, is documented."""
+"""docs/catalog.md cannot drift: every built-in loss, architecture, normalization and trick, and each param,
+is documented."""
 
 from __future__ import annotations
 

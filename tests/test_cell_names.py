@@ -52,10 +52,17 @@ def test_plain_arm_names_keep_their_readable_folders(tiny):
     assert swept.cells[0].config.name == "t-baseline-s0"
 
 
+def test_arms_that_differ_only_in_case_get_folders_apart_on_case_insensitive_file_systems(tiny):
+    swept = sweep(tiny, arms={"a": {}, "A": {"loss": "hinge"}}, seeds=[0])
+    folders = [c.folder for c in swept.cells]
+    assert folders[0] == "a-s0" and folders[1].startswith("A--")
+    assert len({f.lower() for f in folders}) == 2
+
+
 @given(st.lists(st.text(min_size=1, max_size=120), min_size=2, max_size=6, unique=True))
 def test_distinct_arm_names_never_share_a_slug(arms):
     slugs = [slug(arm) for arm in arms]
-    assert len(set(slugs)) == len(slugs)
+    assert len({s.lower() for s in slugs}) == len(slugs)  # apart on case-insensitive file systems too
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", s) and len(s) <= 100 for s in slugs)
 
 

@@ -1,12 +1,11 @@
-"""examples/ganx-plugin-example: pip-installed it shows up in ``ganx plugins`` and runs in a sweep; uninstalled it is gone."""
+"""examples/ganx-plugin-example: pip-installed it shows up in ``ganx plugins`` and runs in a sweep;
+uninstalled it is gone."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
-
-from plugin_env import plugin_env  # noqa: F401  (fixture)
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "ganx-plugin-example"
 
@@ -60,5 +59,7 @@ def test_installed_example_is_listed_runs_in_a_sweep_and_is_gone_once_uninstalle
 
 def test_the_example_passes_its_own_tests_when_installed(plugin_env):
     plugin_env.install(EXAMPLE)
-    done = plugin_env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=plugin_env.root / "src" / EXAMPLE.name)
+    done = plugin_env.run(
+        "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", cwd=plugin_env.root / "src" / EXAMPLE.name
+    )
     assert " passed" in done.stdout and "failed" not in done.stdout

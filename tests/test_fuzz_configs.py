@@ -19,11 +19,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from test_bad_input import RUN, SWEEP
 
 import ganx.config
 import ganx.sweep_config
 from ganx.cli import main
-from test_bad_input import RUN, SWEEP
 
 EXAMPLES = 300 if os.environ.get("CI") else 60
 PLUGIN_NAMES = ["mlp", "dcgan", "spectral", "batch", "wgan", "wgan-gp", "hinge", "r1", "ema", "noisy_labels",
@@ -79,7 +79,9 @@ scalars = st.one_of(
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -114,7 +116,9 @@ def mutated(draw, base):
         elif edit == "rename" and isinstance(parent, dict):
             parent[draw(st.sampled_from(KEYS) | st.text(min_size=1, max_size=8))] = parent.pop(key)
         elif edit == "plugin":
-            parent[key] = draw(st.sampled_from(PLUGIN_NAMES) | st.fixed_dictionaries({"name": st.sampled_from(PLUGIN_NAMES)}))
+            parent[key] = draw(
+                st.sampled_from(PLUGIN_NAMES) | st.fixed_dictionaries({"name": st.sampled_from(PLUGIN_NAMES)})
+            )
         else:
             parent[key] = draw(values)
     return data
@@ -126,7 +130,11 @@ def dump(data, draw) -> str:
     edit = draw(st.sampled_from(["none", "none", "insert", "delete"]))
     if edit != "none" and text:
         i = draw(st.integers(0, len(text) - 1))
-        text = text[:i] + draw(st.sampled_from(["\t", ":", "[", "{", "-", "'", '"', "&", "*", "!", "\n  "])) + text[i:] if edit == "insert" else text[:i] + text[i + 1 :]
+        text = (
+            text[:i] + draw(st.sampled_from(["\t", ":", "[", "{", "-", "'", '"', "&", "*", "!", "\n  "])) + text[i:]
+            if edit == "insert"
+            else text[:i] + text[i + 1 :]
+        )
     return text
 
 
@@ -172,7 +180,14 @@ def test_mutated_run_configs_never_crash(cli, data):
     config = data.draw(mutated(copy.deepcopy(RUN)))
     path = folder / "run.yaml"
     path.write_text(dump(config, data.draw))
-    sets = data.draw(st.lists(st.sampled_from(["steps=0", "eval.every=x", "a.b.c=1", "=", "loss", "tricks=[r1, r1]", "seed=[", "name=a b"]), max_size=2))
+    sets = data.draw(
+        st.lists(
+            st.sampled_from(
+                ["steps=0", "eval.every=x", "a.b.c=1", "=", "loss", "tricks=[r1, r1]", "seed=[", "name=a b"]
+            ),
+            max_size=2,
+        )
+    )
     check(*invoke("run", str(path), *(arg for s in sets for arg in ("--set", s))))
 
 

@@ -60,7 +60,9 @@ def test_the_hookspecs_checked_here_are_all_the_plugin_manager_knows():
     assert set(CATEGORIES.values()) <= {n for n, _ in HOOKSPECS}
 
 
-@pytest.mark.parametrize("name, fn", HOOKSPECS + TRAINING_HOOKS + PLUGIN_METHODS, ids=lambda x: x if isinstance(x, str) else "")
+@pytest.mark.parametrize(
+    "name, fn", HOOKSPECS + TRAINING_HOOKS + PLUGIN_METHODS, ids=lambda x: x if isinstance(x, str) else ""
+)
 def test_hook_is_documented_with_its_exact_signature(name, fn):
     found = documented()
     short = name.rpartition(".")[2]

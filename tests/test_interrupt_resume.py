@@ -185,7 +185,8 @@ def test_disk_full_on_resume_is_an_error_and_leaves_the_files_intact(ganx, tiny,
 
     monkeypatch.setattr(os, "fsync", full)
     code, stdout, stderr = ganx("run", "--resume", out)
-    assert code == 1 and "no space left on device" in stderr and "Traceback" not in stderr  # the machine's fault, not input
+    # the machine's fault, not input
+    assert code == 1 and "no space left on device" in stderr and "Traceback" not in stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -201,7 +202,9 @@ def test_disk_full_while_checkpointing_keeps_the_previous_checkpoint(ganx, tiny,
     def save_then_fill_disk(path, state):
         saves.append(state["step"])
         if len(saves) == 2:
-            monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+            monkeypatch.setattr(
+                os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device"))
+            )
         real_save(path, state)
 
     monkeypatch.setattr(store, "save_checkpoint", save_then_fill_disk)
@@ -225,7 +228,9 @@ STATEFUL = [
     {"name": "failure_detector", "every": 3},
     {"name": "optimizer_schedule", "lr_decay": 1.01},
 ]
-SWAP_D = {"name": "replay_buffer", "mode": "checkpoints", "net": "d", "keep": 3, "every": 2, "swap_prob": 0.7, "swap_for": 4}
+SWAP_D = {
+    "name": "replay_buffer", "mode": "checkpoints", "net": "d", "keep": 3, "every": 2, "swap_prob": 0.7, "swap_for": 4
+}
 
 
 def identical(a, b) -> bool:
@@ -242,9 +247,12 @@ def identical(a, b) -> bool:
 
 
 def stop_and_resume(ganx, tiny, tmp_path, stop_trick, tricks) -> tuple[Path, Path, dict]:
-    """Train ``tricks`` whole, and again stopped after step 7 then resumed; returns both folders and the cut checkpoint."""
+    """Train ``tricks`` whole, and again stopped after step 7 then resumed;
+    returns both folders and the cut checkpoint."""
     config = config_file(tmp_path, tiny)
-    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [*tricks, {"name": "test-stop-at"}]}))
+    config.write_text(
+        yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [*tricks, {"name": "test-stop-at"}]})
+    )
     assert ganx("run", config, "--out", tmp_path / "whole")[0] == 0
     stop_trick["on"] = True
     assert ganx("run", config, "--out", tmp_path / "cut")[0] == 143
@@ -282,12 +290,16 @@ def test_a_checkpoint_without_plugin_state_still_resumes(ganx, tiny, tmp_path, s
     from ganx.store import save_checkpoint
 
     config = config_file(tmp_path, tiny)
-    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [*STATEFUL, {"name": "test-stop-at"}]}))
+    config.write_text(
+        yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [*STATEFUL, {"name": "test-stop-at"}]})
+    )
     stop_trick["on"] = True
     assert ganx("run", config, "--out", tmp_path / "old")[0] == 143
     stop_trick["on"] = False
     state = load_checkpoint(tmp_path / "old" / "checkpoint.pt")
-    save_checkpoint(tmp_path / "old" / "checkpoint.pt", {k: v for k, v in state.items() if k not in ("plugins", "loop")})
+    save_checkpoint(
+        tmp_path / "old" / "checkpoint.pt", {k: v for k, v in state.items() if k not in ("plugins", "loop")}
+    )
     code, _, stderr = ganx("run", "--resume", tmp_path / "old")
     assert code == 0, stderr
     assert json.loads((tmp_path / "old" / "final.json").read_text())["step"] == 20
@@ -297,7 +309,9 @@ def test_plugin_state_the_run_cannot_take_is_a_config_mismatch(ganx, tiny, tmp_p
     from ganx.store import save_checkpoint
 
     config = config_file(tmp_path, tiny)
-    config.write_text(yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [{"name": "ema"}, {"name": "test-stop-at"}]}))
+    config.write_text(
+        yaml.safe_dump({**yaml.safe_load(config.read_text()), "tricks": [{"name": "ema"}, {"name": "test-stop-at"}]})
+    )
     stop_trick["on"] = True
     assert ganx("run", config, "--out", tmp_path / "out")[0] == 143
     stop_trick["on"] = False

@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
-from probe import probed_train
-
 from ganx import DBatch
 from ganx.config import Spec, validate_run
 from ganx.plugin_manager import get_catalog
 from ganx.plugins.penalties import clip_weights, input_gradients
 from ganx.trainer import build_run
+
+from probe import probed_train
 
 LOSSES = ["minimax", "nsgan", "wgan", "wgan-gp", "lsgan", "hinge", "ragan"]
 REAL = torch.tensor([2.0, -1.0, 0.5, 3.0])
@@ -113,7 +113,9 @@ def test_wgan_clips_d_after_each_d_step_and_clip_0_turns_it_off(tiny):
 
 
 def test_wgan_gp_adds_the_penalty_of_a_linear_critic(tiny):
-    run, hooks, _ = build_run(tiny_run(tiny, {"name": "wgan-gp", "gp_weight": 3.0}, arch={"name": "mlp", "hidden": [4]}))
+    run, hooks, _ = build_run(
+        tiny_run(tiny, {"name": "wgan-gp", "gp_weight": 3.0}, arch={"name": "mlp", "hidden": [4]})
+    )
     linear = torch.nn.Linear(2, 1)
     run.discriminator = lambda x: linear(x).squeeze(1)
     batch = DBatch(torch.randn(8, 2), torch.randn(8, 2), None, None)

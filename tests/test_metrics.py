@@ -180,7 +180,9 @@ def test_unlabelled_data_has_no_feature_space(tmp_path):
 
 
 def test_inception_fid_is_never_downloaded(tmp_path):
-    config = {"dataset": "digits", "steps": 1, "metrics": [{"name": "fid_inception", "weights": str(tmp_path / "w.pth")}]}
+    config = {
+        "dataset": "digits", "steps": 1, "metrics": [{"name": "fid_inception", "weights": str(tmp_path / "w.pth")}]
+    }
     with pytest.raises(UserError, match="never downloads Inception weights"):
         validate_run(config, "run.yaml")
 
@@ -218,7 +220,10 @@ def test_a_digits_run_reports_every_image_metric(tmp_path):
 
 def test_a_short_dcgan_run_on_fashion_mnist_reports_image_metrics(tmp_path):
     """The acceptance run: the real Fashion-MNIST, a few DCGAN steps on CPU."""
-    if not all((FashionMNIST.system_dir / f"{n}.gz").exists() for n in FashionMNIST.FILES) and os.environ.get("CI") != "true":
+    if (
+        not all((FashionMNIST.system_dir / f"{n}.gz").exists() for n in FashionMNIST.FILES)
+        and os.environ.get("CI") != "true"
+    ):
         pytest.skip(f"{FashionMNIST.system_dir} is absent: apt-get install dataset-fashion-mnist")
     arch = {"name": "dcgan", "g_widths": [32, 16], "d_widths": [16, 32]}
     config = validate_run(

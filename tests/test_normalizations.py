@@ -15,7 +15,9 @@ def norm(spec):
 
 
 def dcgan(norm_spec, shape=(1, 16, 16)):
-    arch = get_catalog().create("architecture", Spec.model_validate({"name": "dcgan", "g_widths": [8, 4], "d_widths": [4, 8]}))
+    arch = get_catalog().create(
+        "architecture", Spec.model_validate({"name": "dcgan", "g_widths": [8, 4], "d_widths": [4, 8]})
+    )
     return arch.build_generator(4, shape, norm(norm_spec)), arch.build_discriminator(shape, norm(norm_spec))
 
 

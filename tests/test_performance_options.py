@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+
 from ganx import UserError
 from ganx.acceleration import Precision, host_sampler
 from ganx.config import validate_run

@@ -1,4 +1,5 @@
-"""Errors point at the plugin: a crash inside one fails the trial naming it; bad params are reported against its schema."""
+"""Errors point at the plugin: a crash inside one fails the trial naming it;
+bad params are reported against its schema."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ from pydantic import Field
 
 from ganx import Params, Trick, UserError, hookimpl
 from ganx.errors import PluginError
-from ganx.sweep import run_sweep
-from ganx.sweep_config import validate_sweep
 from ganx.plugins.architectures import MLP
 from ganx.plugins.datasets import Grid
 from ganx.plugins.losses import NonSaturating
 from ganx.plugins.metrics import Modes
+from ganx.sweep import run_sweep
+from ganx.sweep_config import validate_sweep
 from ganx.testing import train_tiny
 
 
@@ -26,7 +27,8 @@ def broken(base: type, method: str) -> type:
 
 
 def plugin_of(cls: type):
-    hook = f"register_{ {'loss': 'losses', 'architecture': 'architectures', 'dataset': 'datasets', 'metric': 'metrics'}[cls.category]}"
+    plural = {"loss": "losses", "architecture": "architectures", "dataset": "datasets", "metric": "metrics"}
+    hook = f"register_{plural[cls.category]}"
 
     class Plugin:
         pass

@@ -10,8 +10,7 @@ import textwrap
 
 import pytest
 
-from ganx import Loss, UserError, hookimpl
-from ganx import plugin_manager
+from ganx import Loss, UserError, hookimpl, plugin_manager
 from ganx.config import validate_run
 from ganx.plugin_manager import get_catalog
 
@@ -47,7 +46,10 @@ def test_in_process_plugin_names_appear(register_plugin, ganx):
     register_plugin(InProcessPlugin())
     assert get_catalog().get("loss", "test-doubled") is Doubled
     rows = json.loads(ganx("plugins", "--json")[1])
-    assert {"name": "test-doubled", "category": "loss"}.items() <= next(r for r in rows if r["name"] == "test-doubled").items()
+    assert (
+        {"name": "test-doubled", "category": "loss"}.items()
+        <= next(r for r in rows if r["name"] == "test-doubled").items()
+    )
 
 
 def test_same_name_twice_is_an_error_naming_both(register_plugin):
@@ -63,7 +65,9 @@ def test_same_name_twice_is_an_error_naming_both(register_plugin):
     assert "ganx:losses" in str(err.value)
 
 
-@pytest.mark.parametrize("registered", [Doubled(), type("Lookalike", (), {"name": "test-lookalike", "category": "loss"})])
+@pytest.mark.parametrize(
+    "registered", [Doubled(), type("Lookalike", (), {"name": "test-lookalike", "category": "loss"})]
+)
 def test_registering_an_instance_or_a_non_plugin_class_is_an_error(register_plugin, registered):
     class Wrong:
         @hookimpl
@@ -87,7 +91,9 @@ def _fake_distribution(tmp_path, body: str):
 
 def test_broken_entry_point_warns_and_the_rest_works(tmp_path):
     env = _fake_distribution(tmp_path, "raise ImportError('no module named torch_extras')\n")
-    result = subprocess.run([sys.executable, "-m", "ganx.cli", "plugins", "--json"], env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "ganx.cli", "plugins", "--json"], env=env, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     assert "ganx-broken" in result.stderr and "remove it with: pip uninstall ganx-broken" in result.stderr
     assert "Traceback" not in result.stderr
@@ -177,6 +183,10 @@ def test_ctrl_c_while_registering_is_not_a_broken_plugin(register_plugin):
 
 
 def test_listing_plugins_does_not_import_torch():
-    code = "import sys; from ganx.cli import main; sys.argv=['ganx','plugins','--json']\ntry: main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
+    code = (
+        "import sys; from ganx.cli import main; sys.argv=['ganx','plugins','--json']\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,5 @@
-"""The public API plugin authors build on: it exists, it is documented, it is cheap to import, and the built-ins use nothing else."""
+"""The public API plugin authors build on: it exists, it is documented, it is cheap to import,
+and the built-ins use nothing else."""
 
 from __future__ import annotations
 

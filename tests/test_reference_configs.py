@@ -90,7 +90,11 @@ MLP_G_PARAMS = (
     linear(100, 128) + linear(128, 256) + batch_norm(256) + linear(256, 512) + batch_norm(512)
     + linear(512, 1024) + batch_norm(1024) + linear(1024, 784)
 )  # fmt: skip
-MLP_D = [("Linear", 784, 512, True), ("LeakyReLU", 0.2), ("Linear", 512, 256, True), ("LeakyReLU", 0.2), ("Linear", 256, 1, True)]
+MLP_D = [
+    ("Linear", 784, 512, True), ("LeakyReLU", 0.2),
+    ("Linear", 512, 256, True), ("LeakyReLU", 0.2),
+    ("Linear", 256, 1, True),
+]  # fmt: skip
 MLP_D_PARAMS = linear(784, 512) + linear(512, 256) + linear(256, 1)
 
 
@@ -134,7 +138,11 @@ def test_seed_tf_dcgan_builds_the_tensorflow_tutorials_model():
     assert count(run.generator) == g_params == 2_305_472
     assert count(run.discriminator) == d_params == 212_865
     shapes = []
-    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:]))) for m in run.generator if isinstance(m, nn.ConvTranspose2d)]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
+        for m in run.generator
+        if isinstance(m, nn.ConvTranspose2d)
+    ]
     run.generator.eval()(torch.zeros(2, 100))
     assert shapes == [(128, 7, 7), (64, 14, 14), (1, 28, 28)]  # the tutorial's asserts
     for hook in hooks:
@@ -220,7 +228,9 @@ def test_optimizer_schedule_ramps_momentum_and_decays_the_lr(tiny):
 
 
 def test_optimizer_schedule_holds_the_end_momentum_and_the_lr_floor(tiny):
-    schedule = {"name": "optimizer_schedule", "momentum": 0.7, "ramp_end": 3, "lr_decay": 10.0, "min_lr": 1e-3, "nets": "d"}
+    schedule = {
+        "name": "optimizer_schedule", "momentum": 0.7, "ramp_end": 3, "lr_decay": 10.0, "min_lr": 1e-3, "nets": "d"
+    }
     optimizer = {"name": "sgd", "lr": 0.1, "momentum": 0.5}
     run = train_steps(validate_run({**tiny, "optimizer": optimizer, "tricks": [schedule]}, "run.yaml"), 6)
     assert run.opt_d.param_groups[0]["momentum"] == 0.7 and run.opt_d.param_groups[0]["lr"] == 1e-3
@@ -229,7 +239,9 @@ def test_optimizer_schedule_holds_the_end_momentum_and_the_lr_floor(tiny):
 
 def test_optimizer_schedule_reaches_the_lr_floor_on_long_runs_without_overflow(tiny):
     schedule = {"name": "optimizer_schedule", "lr_decay": 1.01, "min_lr": 1e-6}
-    config = validate_run({**tiny, "steps": 200_000, "optimizer": {"name": "sgd", "lr": 0.1}, "tricks": [schedule]}, "run.yaml")
+    config = validate_run(
+        {**tiny, "steps": 200_000, "optimizer": {"name": "sgd", "lr": 0.1}, "tricks": [schedule]}, "run.yaml"
+    )
     run, hooks, _ = build_run(config)
     run.step = 100_000  # 1.01 ** 100_000 is beyond a float
     hooks.each("before_d_step", run)
@@ -287,7 +299,8 @@ def test_the_docs_give_source_substitutions_and_valid_commands(name):
 
 
 fashion = pytest.mark.skipif(
-    not all((FashionMNIST.system_dir / f"{n}.gz").exists() for n in FashionMNIST.FILES) and os.environ.get("CI") != "true",
+    not all((FashionMNIST.system_dir / f"{n}.gz").exists() for n in FashionMNIST.FILES)
+    and os.environ.get("CI") != "true",
     reason=f"{FashionMNIST.system_dir} is absent: apt-get install dataset-fashion-mnist",
 )
 QUICK = {  # a few steps, a small batch, few samples: the shipped config otherwise

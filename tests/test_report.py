@@ -51,7 +51,9 @@ def test_completed_runs_are_in_numeric_seed_order(tmp_path):
 
     from ganx.report import completed_runs
 
-    trials = [SimpleNamespace(user_attrs={"arm": "a", "seed": seed, "run_dir": f"runs/a-s{seed}"}) for seed in (10, 2, 1)]
+    trials = [
+        SimpleNamespace(user_attrs={"arm": "a", "seed": seed, "run_dir": f"runs/a-s{seed}"}) for seed in (10, 2, 1)
+    ]
     study = SimpleNamespace(get_trials=lambda deepcopy, states: trials if states == (TrialState.COMPLETE,) else [])
     assert [seed for seed, _ in completed_runs(study, tmp_path)["a"]] == [1, 2, 10]
 

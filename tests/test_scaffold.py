@@ -1,10 +1,9 @@
-"""``ganx new-plugin NAME``: the package it writes installs, passes its own test and is listed; bad input writes nothing."""
+"""``ganx new-plugin NAME``: the package it writes installs, passes its own test and is listed;
+bad input writes nothing."""
 
 from __future__ import annotations
 
 import pytest
-
-from plugin_env import plugin_env  # noqa: F401  (fixture)
 
 
 def test_scaffolded_package_installs_passes_its_test_and_is_listed(plugin_env, tmp_path):
@@ -17,7 +16,9 @@ def test_scaffolded_package_installs_passes_its_test_and_is_listed(plugin_env, t
     assert "2 passed" in tested.stdout
 
     row = next(r for r in plugin_env.plugins() if r["name"] == "demo")
-    assert (row["category"], row["package"], row["version"], row["plugin"]) == ("trick", "ganx-demo", "0.1.0", "ganx-demo:demo")
+    assert (row["category"], row["package"], row["version"], row["plugin"]) == (
+        "trick", "ganx-demo", "0.1.0", "ganx-demo:demo"
+    )
 
 
 @pytest.mark.parametrize(

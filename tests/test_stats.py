@@ -33,7 +33,10 @@ def test_small_n_uses_an_exact_permutation_test_and_a_welch_interval():
     assert (result.delta.lo, result.delta.hi) == pytest.approx((3 - half, 3 + half), rel=1e-9)
     # of the C(6,3) = 20 relabellings only the observed one and its mirror reach |Δ| >= 3
     pooled = arm + baseline
-    gaps = [abs(sum(pooled[i] for i in c) / 3 - sum(pooled[i] for i in range(6) if i not in c) / 3) for c in combinations(range(6), 3)]
+    gaps = [
+        abs(sum(pooled[i] for i in c) / 3 - sum(pooled[i] for i in range(6) if i not in c) / 3)
+        for c in combinations(range(6), 3)
+    ]
     assert sum(g >= 3 for g in gaps) == 2
     assert result.p == pytest.approx(2 / 20) and result.test == "exact permutation"
 
@@ -75,7 +78,9 @@ def test_marginal_effect_averages_over_the_other_factor():
     effect = stats.marginal_effect(cells, 0, "hinge", "ns")
     # ((5 - 2) + (7 - 3)) / 2; var = (1/4) * (1 + 1 + 3 + 1) / 3 = 0.5; df = 0.5^2 / ((3 * (1/12)^2 + (1/4)^2) / 2) = 6
     assert effect.mean == pytest.approx(3.5)
-    assert (effect.lo, effect.hi) == pytest.approx((3.5 - T975[6] * math.sqrt(0.5), 3.5 + T975[6] * math.sqrt(0.5)), rel=1e-9)
+    assert (effect.lo, effect.hi) == pytest.approx(
+        (3.5 - T975[6] * math.sqrt(0.5), 3.5 + T975[6] * math.sqrt(0.5)), rel=1e-9
+    )
     norm = stats.marginal_effect(cells, 1, "sn", "none")
     assert norm.mean == pytest.approx(((3 - 2) + (7 - 5)) / 2)
 

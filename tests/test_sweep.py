@@ -6,10 +6,11 @@ import pytest
 import yaml
 
 from ganx import UserError
-from probe import CrashPlugin
 from ganx.sweep import open_study, run_sweep
 from ganx.sweep_config import load_sweep, merge, validate_sweep
 from ganx.table import summarize, trials_frame
+
+from probe import CrashPlugin
 
 
 def sweep_file(tmp_path, tiny, **changes):
@@ -72,7 +73,9 @@ def test_rerun_resumes_and_runs_nothing_new(tmp_path, tiny, ganx):
 def test_a_crashing_arm_is_recorded_and_the_sweep_goes_on(tmp_path, tiny, register_plugin):
     register_plugin(CrashPlugin())
     sweep = validate_sweep(
-        yaml.safe_load(sweep_file(tmp_path, tiny, arms={"baseline": {}, "crash": {"tricks": ["test-crash"]}}).read_text()),
+        yaml.safe_load(
+            sweep_file(tmp_path, tiny, arms={"baseline": {}, "crash": {"tricks": ["test-crash"]}}).read_text()
+        ),
         "s.yaml",
     )
     study = run_sweep(sweep, tmp_path / "results")

@@ -44,7 +44,9 @@ def test_a_grid_enqueues_exactly_the_factorial_product_named_by_its_values(tmp_p
 def test_arms_cross_the_grid_and_the_grid_value_wins(tmp_path, tiny):
     sweep = load_sweep(write(tmp_path, tiny, arms={"plain": {}, "wide": {"arch": {"hidden": [24]}, "loss": "lsgan"}},
                              grid={"loss": ["nsgan", "hinge"]}, seeds=[0]))
-    assert [c.key for c in sweep.cells] == ["plain,loss=nsgan/s0", "plain,loss=hinge/s0", "wide,loss=nsgan/s0", "wide,loss=hinge/s0"]
+    assert [c.key for c in sweep.cells] == [
+        "plain,loss=nsgan/s0", "plain,loss=hinge/s0", "wide,loss=nsgan/s0", "wide,loss=hinge/s0"
+    ]
     wide = sweep.cells[3].config
     assert (wide.loss.name, wide.arch.g.params["hidden"]) == ("hinge", [24])
 
@@ -84,7 +86,9 @@ def test_search_entries_map_to_optuna_distributions_with_inclusive_bounds(entry,
 
 
 def test_search_problems_are_reported(tmp_path, tiny):
-    bad = {"trials_per_arm": 2, "parameters": {"optimizer.lr": {"min": 1e-3, "max": 1e-5}, "batch_size": {"values": []}}}
+    bad = {
+        "trials_per_arm": 2, "parameters": {"optimizer.lr": {"min": 1e-3, "max": 1e-5}, "batch_size": {"values": []}}
+    }
     with pytest.raises(UserError) as err:
         load_sweep(write(tmp_path, tiny, search=bad))
     text = "\n".join(err.value.problems)
@@ -109,7 +113,9 @@ def test_the_published_schema_is_current(ganx):
     """Regenerate with: ganx sweep schema > docs/sweep.schema.json"""
     code, out, _ = ganx("sweep", "schema")
     assert code == 0 and json.loads(out) == schema()
-    assert json.loads(SCHEMA.read_text()) == schema(), "docs/sweep.schema.json is stale: ganx sweep schema > docs/sweep.schema.json"
+    assert json.loads(SCHEMA.read_text()) == schema(), (
+        "docs/sweep.schema.json is stale: ganx sweep schema > docs/sweep.schema.json"
+    )
 
 
 def test_shipped_sweeps_are_valid():
@@ -134,7 +140,9 @@ def test_workers_split_the_cores_and_are_pinned_to_devices_in_turn():
     from ganx.workers import worker_envs
 
     envs = worker_envs(4, ["0", "1"], cores=8)
-    assert [(e.slot, e.threads, e.device) for e in envs] == [(0, 2, "cuda:0"), (1, 2, "cuda:1"), (2, 2, "cuda:0"), (3, 2, "cuda:1")]
+    assert [(e.slot, e.threads, e.device) for e in envs] == [
+        (0, 2, "cuda:0"), (1, 2, "cuda:1"), (2, 2, "cuda:0"), (3, 2, "cuda:1")
+    ]
     assert [(e.threads, e.device) for e in worker_envs(1, [], cores=8)] == [(0, None)]  # one worker: torch's default
     assert worker_envs(2, ["cpu"], cores=2)[1].overrides(load_config_threads(0)) == {"device": "cpu", "threads": 1}
     assert worker_envs(2, [], cores=2)[0].overrides(load_config_threads(3)) == {}  # the config's own threads win

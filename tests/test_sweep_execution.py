@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganx import Trick, TrainingFailure, hookimpl
-from ganx.sweep import open_studies
+from ganx import TrainingFailure, Trick, hookimpl
 from ganx.config import validate_run
 from ganx.store import read_jsonl
+from ganx.sweep import open_studies
 from ganx.sweep_config import load_sweep
 from ganx.trainer import train
 
@@ -71,7 +71,9 @@ main()
 
 
 def write(tmp_path, tiny, **changes) -> Path:
-    data = {"name": "x", "base": {**tiny, "device": "cpu"}, "seeds": [0, 1], "objective": {"metric": "modes"}, **changes}
+    data = {
+        "name": "x", "base": {**tiny, "device": "cpu"}, "seeds": [0, 1], "objective": {"metric": "modes"}, **changes
+    }
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -94,7 +96,9 @@ def assert_exactly_once(study, keys: list[str]) -> None:
     """Every cell has one COMPLETE trial, and no cell was trained by two trials that both finished."""
     complete = Counter(t.user_attrs["cell"] for t in study.trials if t.state.name == "COMPLETE")
     assert complete == Counter(keys)
-    trained = Counter(t.user_attrs["queued"] for t in study.trials if "run_dir" in t.user_attrs and t.state.name != "FAIL")
+    trained = Counter(
+        t.user_attrs["queued"] for t in study.trials if "run_dir" in t.user_attrs and t.state.name != "FAIL"
+    )
     assert trained == Counter(keys)
 
 
@@ -125,7 +129,8 @@ def test_two_processes_on_one_postgresql_study_run_every_cell_once(tmp_path, tin
     assert_exactly_once(open_studies(sweep, results, url).main, [c.key for c in sweep.cells])
 
 
-def test_a_sweep_killed_mid_trial_resumes_without_losing_or_rerunning_a_cell(tmp_path, tiny, ganx, register_plugin, monkeypatch):
+def test_a_sweep_killed_mid_trial_resumes_without_losing_or_rerunning_a_cell(
+        tmp_path, tiny, ganx, register_plugin, monkeypatch):
     register_plugin(TestTricks())
     monkeypatch.setenv(MARKER, str(tmp_path / "held"))
     path = write(tmp_path, tiny, arms={"baseline": {}, "held": {"tricks": ["test-hold"]}})
@@ -135,8 +140,11 @@ def test_a_sweep_killed_mid_trial_resumes_without_losing_or_rerunning_a_cell(tmp
     wait_for(tmp_path / "held", process)  # the held cell is mid-trial, both baseline cells finished
     process.send_signal(signal.SIGKILL)
     process.wait()
-    before = {t.number: (t.state.name, t.datetime_complete, t.values, t.user_attrs) for t in open_studies(sweep, results).main.trials
-              if t.state.name == "COMPLETE"}
+    before = {
+        t.number: (t.state.name, t.datetime_complete, t.values, t.user_attrs)
+        for t in open_studies(sweep, results).main.trials
+        if t.state.name == "COMPLETE"
+    }
     assert sorted(attrs["cell"] for *_, attrs in before.values()) == ["baseline/s0", "baseline/s1"]
 
     code, out, err = ganx("sweep", path, "--results", results)
@@ -274,8 +282,12 @@ def test_the_median_pruner_prunes_a_clearly_worse_arm_and_a_rerun_keeps_it_prune
     # one worker runs the cells in order: both "learns" seeds complete before "frozen" is judged
     # against their median at step 15 (reverse_kl about 2.4 and 2.75; a G that never moves stays at ln 25)
     arms = {"learns": {}, "frozen": {"optimizer": {"g": {"lr": 1e-7}}}}
-    base = {**tiny, "steps": 30, "optimizer": {"g": {"lr": 5e-3}, "d": {"lr": 5e-3}}, "eval": {"every": 15, "samples": 500}}
-    path = write(tmp_path, base, arms=arms, pruner="median", objective={"metric": "reverse_kl", "direction": "minimize"})
+    base = {
+        **tiny, "steps": 30, "optimizer": {"g": {"lr": 5e-3}, "d": {"lr": 5e-3}}, "eval": {"every": 15, "samples": 500}
+    }
+    path = write(
+        tmp_path, base, arms=arms, pruner="median", objective={"metric": "reverse_kl", "direction": "minimize"}
+    )
     results = tmp_path / "results"
     code, out, err = ganx("sweep", path, "--results", results, "--workers", "1")
     assert code == 0, err
@@ -284,13 +296,17 @@ def test_the_median_pruner_prunes_a_clearly_worse_arm_and_a_rerun_keeps_it_prune
     assert states == {"learns/s0": "COMPLETE", "learns/s1": "COMPLETE", "frozen/s0": "PRUNED", "frozen/s1": "PRUNED"}
     for trial in study.trials:
         if trial.state.name == "PRUNED":
-            assert sorted(trial.intermediate_values) == [15] and trial.user_attrs["error"].startswith("pruned at step 15")
+            assert sorted(trial.intermediate_values) == [15] and trial.user_attrs["error"].startswith(
+                "pruned at step 15"
+            )
             assert set(trial.user_attrs["metrics"]) == {"modes", "hq", "reverse_kl"}
     assert row(out, "learns").endswith("2/0/0") and row(out, "frozen").endswith("0/0/2")
 
     code, out, err = ganx("sweep", path, "--results", results)
     assert code == 0, err
-    assert [t.state.name for t in open_studies(load_sweep(path), results).main.trials] == [t.state.name for t in study.trials]
+    assert [t.state.name for t in open_studies(load_sweep(path), results).main.trials] == [
+        t.state.name for t in study.trials
+    ]
     assert row(out, "frozen").endswith("0/0/2")
 
 

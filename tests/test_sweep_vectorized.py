@@ -7,12 +7,13 @@ import os
 import signal
 
 import pytest
-from test_sweep_execution import assert_exactly_once, write
 from test_vectorized import NanArch
 
 from ganx import trainer, vectorized
 from ganx.sweep import open_studies
 from ganx.sweep_config import load_sweep
+
+from test_sweep_execution import assert_exactly_once, write
 
 ARMS = {"mlp": {}, "batch": {"norm": "batch"}}  # the batch norm arm cannot be stacked over seeds
 SEEDS = [0, 1, 2]
@@ -71,14 +72,18 @@ def test_a_diverging_seed_fails_alone(tmp_path, tiny, ganx, register_plugin, tog
     assert code == 0, err
     assert together == [SEEDS]
     by_cell = trials(path, tmp_path / "results")
-    assert {key: t.state.name for key, t in by_cell.items()} == {"nan/s0": "COMPLETE", "nan/s1": "FAIL", "nan/s2": "COMPLETE"}
+    assert {key: t.state.name for key, t in by_cell.items()} == {
+        "nan/s0": "COMPLETE", "nan/s1": "FAIL", "nan/s2": "COMPLETE"
+    }
     assert by_cell["nan/s1"].user_attrs["failure"] == "diverged"
     assert by_cell["nan/s1"].user_attrs["error"].startswith("step ")
 
 
 def test_a_stop_closes_every_claimed_seed_as_interrupted_and_each_continues_from_its_checkpoint(
         tmp_path, tiny, ganx, monkeypatch, together):
-    path = write(tmp_path, {**tiny, "eval": {"every": 10, "samples": 500}}, arms={"mlp": {}}, seeds=SEEDS, vectorize=True)
+    path = write(
+        tmp_path, {**tiny, "eval": {"every": 10, "samples": 500}}, arms={"mlp": {}}, seeds=SEEDS, vectorize=True
+    )
     evaluate, sent = trainer.evaluate, []
 
     def sigterm_at_the_first_evaluation(run, *args):

@@ -63,7 +63,9 @@ def exact_p(arm, baseline):
     pooled, k = arm + baseline, len(arm)
     observed = abs(sum(arm) / k - sum(baseline) / len(baseline))
     rest = lambda c: [pooled[i] for i in range(len(pooled)) if i not in c]  # noqa: E731
-    gaps = [abs(sum(pooled[i] for i in c) / k - sum(rest(c)) / len(rest(c))) for c in combinations(range(len(pooled)), k)]
+    gaps = [
+        abs(sum(pooled[i] for i in c) / k - sum(rest(c)) / len(rest(c))) for c in combinations(range(len(pooled)), k)
+    ]
     return sum(g >= observed - 1e-12 for g in gaps) / len(gaps)
 
 
@@ -73,7 +75,9 @@ def test_means_intervals_and_counts_match_a_hand_computation():
     assert rows["wider"]["modes"].mean == 24.0
     assert rows["wider"]["modes"].hi - 24.0 == pytest.approx(half, rel=1e-9)
     assert rows["hinge"]["modes"].mean == pytest.approx(58 / 3)
-    assert [(rows[a]["complete"], rows[a]["failed"], rows[a]["pruned"]) for a in MODES] == [(3, 0, 0), (3, 0, 1), (3, 1, 0)]
+    assert [(rows[a]["complete"], rows[a]["failed"], rows[a]["pruned"]) for a in MODES] == [
+        (3, 0, 0), (3, 0, 1), (3, 1, 0)
+    ]
 
 
 def test_delta_p_values_and_holm_match_a_hand_computation():
@@ -123,7 +127,9 @@ def test_an_arm_with_failed_seeds_is_marked_and_never_bold_over_complete_arms():
 def design_study(arms, seeds):
     """A study as a sweep leaves it: its design names the arms and seeds."""
     study = new_study()
-    study.set_user_attr("sweep", {"name": "fx", "seeds": seeds, "objective": {"metric": "modes", "direction": "maximize"}})
+    study.set_user_attr(
+        "sweep", {"name": "fx", "seeds": seeds, "objective": {"metric": "modes", "direction": "maximize"}}
+    )
     study.set_user_attr("arms", arms)
     return study
 
@@ -184,7 +190,12 @@ def test_five_seeds_use_welch_and_significant_arms_are_starred():
 
 def grid_study(storage=None):
     """loss × norm, three seeds each (the values of tests/test_stats.py), and one failed cell seed."""
-    values = {("ns", "none"): [1.0, 2.0, 3.0], ("hinge", "none"): [4.0, 5.0, 6.0], ("ns", "sn"): [2.0, 2.0, 5.0], ("hinge", "sn"): [6.0, 8.0, 7.0]}
+    values = {
+        ("ns", "none"): [1.0, 2.0, 3.0],
+        ("hinge", "none"): [4.0, 5.0, 6.0],
+        ("ns", "sn"): [2.0, 2.0, 5.0],
+        ("hinge", "sn"): [6.0, 8.0, 7.0],
+    }
     study = new_study(storage)
     for (loss, norm), modes in values.items():
         for seed, value in enumerate(modes):
@@ -202,7 +213,10 @@ def test_grid_marginal_effects_match_a_hand_computation():
     assert sheet.rows == [["loss: hinge vs ns", f"+3.5 ± {half:.3g}"], ["norm: sn vs none", f"+1.5 ± {half:.3g}"]]
     main = ablation_sheet(frame, view)
     assert view.baseline == "ns-none"  # no arm named baseline: the first one
-    assert [row[0] for row in main.rows] == ["ns-none", "hinge-none", "ns-sn", "hinge-sn †"] and main.rows[3][-1] == "3/1/0"
+    assert (
+        [row[0] for row in main.rows] == ["ns-none", "hinge-none", "ns-sn", "hinge-sn †"]
+        and main.rows[3][-1] == "3/1/0"
+    )
 
 
 def test_search_sweeps_name_the_importance_evaluator():
@@ -215,7 +229,10 @@ def test_search_sweeps_name_the_importance_evaluator():
     sheets = study_sheets(study, frame, study_view(study, frame))
     assert sheets[1].header == ["arm", "lr", "beta"] and [row[0] for row in sheets[1].rows] == ["wider"]
     assert sum(float(v) for v in sheets[1].rows[0][1:]) == pytest.approx(1, abs=0.01)
-    assert "optuna.importance.FanovaImportanceEvaluator(seed=0); completed search trials per arm: wider 5" in sheets[1].notes[0]
+    assert (
+        "optuna.importance.FanovaImportanceEvaluator(seed=0); completed search trials per arm: wider 5"
+        in sheets[1].notes[0]
+    )
     assert len(study_sheets(arms_study(), frame, study_view(study, frame))) == 1
 
 

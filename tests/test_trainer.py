@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from ganx import Trick, TrainingFailure, hookimpl
+from ganx import TrainingFailure, Trick, hookimpl
 from ganx.components import HOOK_POINTS
 from ganx.config import validate_run
 from ganx.store import load_checkpoint

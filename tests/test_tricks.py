@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from ganx import DBatch, Trick, TrainingFailure, UserError, hookimpl
+from ganx import DBatch, TrainingFailure, Trick, UserError, hookimpl
 from ganx.config import validate_run
 from ganx.plugins.layers import GaussianNoise, Packed, SamplingDropout
 from ganx.trainer import build_run, generate
+
 from probe import probed_train
 
 
@@ -70,7 +71,9 @@ def test_d_step_trains_d_towards_the_smoothed_targets(tiny):
 def test_instance_noise_std_is_annealed_on_schedule(tiny):
     _, _, (linear,) = built(tiny, {"name": "instance_noise", "std": 0.4, "horizon": 100})
     assert [linear.std_at(s) for s in (0, 50, 100, 150)] == pytest.approx([0.4, 0.2, 0.0, 0.0])
-    _, _, (expo,) = built(tiny, {"name": "instance_noise", "std": 0.4, "horizon": 100, "schedule": "exponential", "decay": 100})
+    _, _, (expo,) = built(
+        tiny, {"name": "instance_noise", "std": 0.4, "horizon": 100, "schedule": "exponential", "decay": 100}
+    )
     assert [expo.std_at(s) for s in (0, 50, 99, 100)] == pytest.approx([0.4, 0.04, 0.4 / 100 ** 0.99, 0.0])
     _, _, (default,) = built(tiny, {"name": "instance_noise"}, steps=40)
     assert default.std_at(20) == pytest.approx(0.05)

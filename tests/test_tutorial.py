@@ -11,8 +11,6 @@ import json
 import re
 from pathlib import Path
 
-from plugin_env import plugin_env  # noqa: F401  (fixture)
-
 TUTORIAL = Path(__file__).parent.parent / "docs" / "writing-plugins.md"
 BLOCK = re.compile(r'```(\w*)(?: title="([^"]+)")?\n(.*?)```', re.S)
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+
 from ganx import TrainingFailure, hookimpl
 from ganx.config import validate_run
 from ganx.plugins.architectures import MLP
@@ -19,7 +20,8 @@ ARMS = {  # arm -> its change to the tiny config
     },
     "hinge, maxout D, joint batch, sgd": {
         "loss": "hinge", "arch": {"g": "mlp", "d": {"name": "mlp", "hidden": [8, 8], "maxout": 3}},
-        "tricks": [{"name": "separate_batches", "separate": False}], "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.5},
+        "tricks": [{"name": "separate_batches", "separate": False}],
+        "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.5},
     },
 }
 
@@ -87,7 +89,10 @@ def test_configs_it_cannot_vectorize_say_why(tiny, change, reason):
 def test_configs_must_differ_only_in_seed(tiny):
     configs = seeds_of(tiny, {})
     assert why_not(configs[:1]) == "fewer than two seeds"
-    assert why_not([configs[0], configs[1].model_copy(update={"batch_size": 8})]) == "the configs differ in batch_size, not only in seed"
+    assert (
+        why_not([configs[0], configs[1].model_copy(update={"batch_size": 8})])
+        == "the configs differ in batch_size, not only in seed"
+    )
 
 
 @pytest.mark.parametrize(("norm", "layer"), [("batch", "BatchNorm1d"), ("spectral", "parametrized")])
@@ -127,7 +132,9 @@ def test_a_diverging_seed_fails_alone(tiny, tmp_path, register_plugin):
         train(configs[1])
     failure = outcomes[1]
     assert isinstance(failure, TrainingFailure)
-    assert (failure.reason, failure.step) == (separate.value.reason, separate.value.step) == ("non-finite d_loss (nan)", 4)
+    assert (failure.reason, failure.step) == (separate.value.reason, separate.value.step) == (
+        "non-finite d_loss (nan)", 4
+    )
     assert json.loads((tmp_path / "s1" / "final.json").read_text()) == {"failed": failure.reason, "step": 4}
     for k in (0, 2):
         assert outcomes[k]["metrics"] == pytest.approx(train(configs[k])["metrics"], rel=1e-4, abs=1e-6)

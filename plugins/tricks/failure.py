@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ganx import Params, Trick, TrainingFailure
+from ganx import Params, TrainingFailure, Trick
 
 
 def total_grad_norm(module):

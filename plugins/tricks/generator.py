@@ -93,7 +93,9 @@ class EMA(Trick):
         import torch
 
         with torch.no_grad():
-            torch._foreach_lerp_(list(self.average.parameters()), list(run.generator.parameters()), 1 - self.params.decay)
+            torch._foreach_lerp_(
+                list(self.average.parameters()), list(run.generator.parameters()), 1 - self.params.decay
+            )
             for average, current in zip(self.average.buffers(), run.generator.buffers()):
                 average.copy_(current)
 

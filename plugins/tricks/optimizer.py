@@ -19,9 +19,13 @@ class OptimizerSchedule(Trick):
     name = "optimizer_schedule"
 
     class Params(Params):
-        momentum: float | None = Field(None, ge=0, le=1, description="the final momentum; None = keep the configured one")
+        momentum: float | None = Field(
+            None, ge=0, le=1, description="the final momentum; None = keep the configured one"
+        )
         ramp_start: int = Field(0, ge=0, description="step at which the momentum starts to rise")
-        ramp_end: int | None = Field(None, gt=0, description="step at which it reaches `momentum`; None = the run's steps")
+        ramp_end: int | None = Field(
+            None, gt=0, description="step at which it reaches `momentum`; None = the run's steps"
+        )
         lr_decay: float = Field(1.0, ge=1, description="the lr is divided by this after every step; 1 = constant")
         min_lr: float = Field(0.0, ge=0, description="the decay stops at this lr")
         nets: Literal["g", "d", "both"] = "both"

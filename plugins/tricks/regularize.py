@@ -91,7 +91,8 @@ class GradClip(Trick):
 
 
 class WeightClip(Trick):
-    """Clamp the weights of D (or G, or both) to [-clip, clip] after each of its steps (WGAN's constraint, for any loss)."""
+    """Clamp the weights of D (or G, or both) to [-clip, clip] after each of its steps
+    (WGAN's constraint, for any loss)."""
 
     name = "weight_clip"
 

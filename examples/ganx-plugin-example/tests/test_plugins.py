@@ -2,14 +2,14 @@
 
 import math
 
+import ganx_plugin_example
 import pytest
 import torch
+from ganx_plugin_example.losses import RelativisticStandard
 
-import ganx_plugin_example
 from ganx import UserError
 from ganx.plugin_manager import get_catalog
 from ganx.testing import registered, train_tiny
-from ganx_plugin_example.losses import RelativisticStandard
 
 
 def test_both_plugins_are_registered():
