@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .config import RunConfig
 
 
+
 class Params(BaseModel):
     """Base of every plugin's params schema: unknown keys are errors, floats finite, values frozen.
 
@@ -55,6 +56,23 @@ class Plugin:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"
+
+    @classmethod
+    def conflicts(cls, params: Params, config: RunConfig) -> list[str]:
+        """Why this plugin, set with ``params``, contradicts the rest of ``config`` (the validated
+        ``RunConfig``): one reason each, or ``[]``. ganx asks every plugin of a config before anything
+        runs, and refuses the config with each reason (exit 2). Override it to declare a conflict.
+
+        >>> from ganx import Trick
+        >>> class NeedsBigBatch(Trick):
+        ...     name = "my_big_batch"
+        ...     @classmethod
+        ...     def conflicts(cls, params, config):
+        ...         return ["needs batch_size >= 64"] if config.batch_size < 64 else []
+        >>> NeedsBigBatch.conflicts(NeedsBigBatch.Params(), type("Config", (), {"batch_size": 32}))
+        ['needs batch_size >= 64']
+        """
+        return []
 
 
 @dataclass
@@ -231,9 +249,14 @@ class Trick(Plugin, TrainingHooks):
     ...         torch.nn.utils.clip_grad_norm_(run.discriminator.parameters(), self.params.max_norm)
     >>> ClipD(max_norm=5).params.max_norm
     5.0
+
+    ``batched = True`` declares that the trick only shapes the loop in :meth:`TrainingHooks.setup`
+    (step counts, learning rates, batches), so that a sweep's ``vectorize: true`` may train seeds
+    using it as one batched model; any other trick makes those seeds train one by one.
     """
 
     category = "trick"
+    batched: ClassVar[bool] = False
 
 
 class Normalization(Plugin):

@@ -276,26 +276,16 @@ def plugin_problems(specs: list[tuple[str, str, Spec]], catalog) -> list[str]:
 
 
 def conflicts(config: RunConfig, catalog) -> list[str]:
-    """Settings that are each valid but contradict each other, with the reason.
-
-    Weight clipping (``wgan``'s ``clip`` or the ``weight_clip`` trick) with spectral norm on D: both
-    bound D's Lipschitz constant, and under spectral norm the clip no longer sets the weights' scale
-    (they are divided by their largest singular value); it only distorts them.
-    """
-    if config.norm.d.name != "spectral":
-        return []
-    return [
-        f"{path}: {spec.name} weight clipping conflicts with norm.d: spectral (both bound D's Lipschitz constant, "
-        "and spectral norm undoes the clip's scale); drop one of them"
-        for path, category, spec in config.plugin_specs()
-        if (category, spec.name) in (("loss", "wgan"), ("trick", "weight_clip"))
-        and clips_d(catalog.get(category, spec.name).Params(**spec.params))
-    ]
-
-
-def clips_d(params) -> bool:
-    """Whether these ``wgan``/``weight_clip`` params clamp D's weights (``weight_clip`` may clip G only)."""
-    return getattr(params, "clip", 0) > 0 and getattr(params, "nets", "d") != "g"
+    """Settings that are each valid but contradict each other: what every plugin of ``config`` declares
+    through :meth:`ganx.Plugin.conflicts`, each reason prefixed with the plugin's field path."""
+    problems = []
+    for path, category, spec in config.plugin_specs():
+        cls = catalog.get(category, spec.name)
+        try:
+            problems += [f"{path}: {reason}" for reason in cls.conflicts(cls.Params(**spec.params), config)]
+        except Exception as exc:  # a plugin's own bug, named like any plugin failure
+            problems.append(f"{path}: {category} plugin {spec.name!r} failed in conflicts: {type(exc).__name__}: {exc}")
+    return list(dict.fromkeys(problems))  # arch/norm: one spec for G and D asks twice
 
 
 def load_run(path: Path, sets: list[str] = (), catalog=None) -> RunConfig:

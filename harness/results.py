@@ -18,6 +18,7 @@ class RunWriter:
     def __init__(self, out: Path, config: RunConfig, resume_step: int | None = None):
         """A new run (or, with ``resume_step``, one continued there: later metrics rows are dropped)."""
         self.out = Path(out)
+        self.name = config.name
         self.metrics_path = self.out / "metrics.jsonl"
         if resume_step is not None:
             store.truncate_jsonl(self.metrics_path, resume_step)
@@ -51,4 +52,4 @@ class RunWriter:
 
         store.write_json(self.out / "final.json", final)
         if self.metrics_path.is_file():
-            save_curves(store.read_jsonl(self.metrics_path), self.out / "curves.png", self.out.name)
+            save_curves(store.read_jsonl(self.metrics_path), self.out / "curves.png", self.name)

@@ -98,7 +98,7 @@ README = Template('''\
 A plugin for ganx, the GAN ablation harness. It adds the trick `$snake`.
 
 ```console
-$$ pip install -e .          # now `ganx plugins` lists it
+$$ pip install -e . pytest   # now `ganx plugins` lists it
 $$ pytest                    # its tests, using ganx.testing
 ```
 

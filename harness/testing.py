@@ -9,8 +9,8 @@ A plugin's test is a few lines, with no install step and no files left behind::
         result = train_tiny(ganx_foo, tricks=[{"name": "flooding", "level": 0.5}])
         assert min(row["d_loss"] for row in result.losses) >= 0.5
 
-The tiny run trains an MLP on the 25-Gaussian grid for 20 steps (well under a second on a CPU) and
-computes the three mixture metrics. Importing this module does not import torch.
+The tiny run trains an MLP on the 25-Gaussian grid for 20 steps (about a second on a CPU, once torch is
+imported) and computes the three mixture metrics. Importing this module does not import torch.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from .trainer import LossLog, Report
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
-LOOP_TRICKS = ("d_steps", "ttur", "separate_batches")  # tricks that only set the loop's shape in setup
 ELEMENTWISE = ("Identity", "LeakyReLU", "ReLU", "Tanh", "Sigmoid", "ELU", "SiLU", "GELU", "Softplus")
 Outcome = dict[str, Any] | TrainingFailure  # a seed's final.json content, or how it diverged
 
@@ -54,13 +53,14 @@ def why_not(configs: list[RunConfig], catalog: Catalog | None = None) -> str | N
     options = [k for k in ("compile", "channels_last") if getattr(first, k)] + (["amp"] if first.amp != "off" else [])
     if options:
         return f"{options[0]} is not supported"
-    loss = (catalog or get_catalog()).create("loss", first.loss)
+    catalog = catalog or get_catalog()
+    loss = catalog.create("loss", first.loss)
     hooked = [p for p in HOOK_POINTS if overrides(loss, p)]
     if hooked:
         return f"loss {loss.name} acts through the hook {hooked[0]}"
-    other = [t.name for t in first.tricks if t.name not in LOOP_TRICKS]
+    other = [t.name for t in first.tricks if not catalog.get("trick", t.name).batched]
     if other:
-        return f"trick {other[0]} is not supported (only {', '.join(LOOP_TRICKS)})"
+        return f"trick {other[0]} is not supported (it does not declare batched = True)"
     return None
 
 

@@ -69,6 +69,20 @@ class Wasserstein(Loss):
         if self.params.clip:
             clip_weights(run.discriminator, self.params.clip)
 
+    @classmethod
+    def conflicts(cls, params, config) -> list[str]:
+        return clip_under_spectral_norm(cls.name, params.clip > 0, config)
+
+
+def clip_under_spectral_norm(name: str, clips_d: bool, config) -> list[str]:
+    """Weight clipping on a spectrally normalized D is refused: both bound D's Lipschitz constant, and
+    spectral norm divides the clipped weights by their largest singular value, so the clip no longer
+    sets their scale and only distorts them."""
+    if not clips_d or config.norm.d.name != "spectral":
+        return []
+    return [f"{name} weight clipping conflicts with norm.d: spectral (both bound D's Lipschitz constant, "
+            "and spectral norm undoes the clip's scale); drop one of them"]
+
 
 class WassersteinGP(OwnRng, Loss):
     """Gulrajani et al. 2017: the Wasserstein loss plus gp_weight·E[(||∇D(x̂)|| - 1)²], no clipping."""

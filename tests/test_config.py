@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ganx import UserError
+from ganx import Trick, UserError, hookimpl
 from ganx.config import Spec, apply_sets, load_run, validate_run
 
 
@@ -107,6 +107,42 @@ def test_weight_clip_on_g_only_does_not_conflict_with_spectral_norm_on_d(tiny):
     assert validate_run(tiny, "run.yaml").tricks[0].params == {"nets": "g"}
     tiny["tricks"] = [{"name": "weight_clip", "nets": "both"}]
     assert "tricks[0]: weight_clip weight clipping conflicts with norm.d: spectral" in problems(tiny)
+
+
+class NeedsBigBatches(Trick):
+    """A third party's trick that declares its own conflict, and one whose declaration is broken."""
+
+    name = "test-big-batches"
+
+    @classmethod
+    def conflicts(cls, params, config):
+        return [f"needs batch_size >= 64 (got {config.batch_size})"] if config.batch_size < 64 else []
+
+
+class BrokenDeclaration(Trick):
+    name = "test-broken-declaration"
+
+    @classmethod
+    def conflicts(cls, params, config):
+        raise KeyError("norm")
+
+
+class ThirdParty:
+    @hookimpl
+    def register_tricks(self, register):
+        register(NeedsBigBatches)
+        register(BrokenDeclaration)
+
+
+def test_a_third_party_plugin_declares_its_own_conflicts(tiny, register_plugin):
+    register_plugin(ThirdParty())
+    tiny.update(batch_size=32, tricks=["test-big-batches", "test-broken-declaration"])
+    assert problems(tiny).splitlines() == [
+        "run.yaml: tricks[0]: needs batch_size >= 64 (got 32)",
+        "run.yaml: tricks[1]: trick plugin 'test-broken-declaration' failed in conflicts: KeyError: 'norm'",
+    ]
+    tiny.update(batch_size=64, tricks=["test-big-batches"])
+    assert validate_run(tiny, "run.yaml").batch_size == 64
 
 
 def test_shipped_run_configs_validate():

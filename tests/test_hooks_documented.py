@@ -15,7 +15,7 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from ganx import Architecture, Dataset, Loss, Metric, Normalization, TrainingHooks, hookimpl, hookspecs
+from ganx import Architecture, Dataset, Loss, Metric, Normalization, Plugin, TrainingHooks, hookimpl, hookspecs
 from ganx.components import HOOK_POINTS, STATE_METHODS
 from ganx.plugin_manager import CATEGORIES, get_catalog
 
@@ -32,6 +32,7 @@ PLUGIN_METHODS = [
         (Dataset, ["load", "modes"]),
         (Metric, ["compute", "protocol"]),
         (TrainingHooks, list(STATE_METHODS)),
+        (Plugin, ["conflicts"]),
     ]
     for name in names
 ]
@@ -42,7 +43,7 @@ def written_signature(fn) -> str:
     node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
     returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
     line = f"def {node.name}({ast.unparse(node.args)}){returns}"
-    assert [a.arg for a in node.args.args] == list(inspect.signature(fn).parameters)
+    assert [a.arg for a in node.args.args] == list(inspect.signature(getattr(fn, "__func__", fn)).parameters)
     return line
 
 

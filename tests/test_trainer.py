@@ -155,3 +155,17 @@ def test_two_fresh_runs_of_one_config_write_byte_identical_checkpoints(tiny, tmp
     a, b = (load_checkpoint(tmp_path / run / "checkpoint.pt") for run in "ab")
     assert a["python_rng"] == b["python_rng"]
     assert (tmp_path / "a" / "checkpoint.pt").read_bytes() == (tmp_path / "b" / "checkpoint.pt").read_bytes()
+
+
+def test_curves_are_titled_with_the_runs_name_not_its_folders(tiny, tmp_path, monkeypatch):
+    import ganx.pictures as pictures
+
+    titles, save = [], pictures.save_curves
+
+    def recorded(rows, path, title=""):
+        titles.append(title)
+        return save(rows, path, title)
+
+    monkeypatch.setattr(pictures, "save_curves", recorded)
+    train(validate_run({**tiny, "name": "my-run"}, "run.yaml"), tmp_path / "some-folder")
+    assert titles == ["my-run"]

@@ -78,7 +78,7 @@ def test_a_seed_checkpoint_resumes_as_a_separate_run(tiny, tmp_path):
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ({"tricks": ["label_smoothing"]}, "trick label_smoothing is not supported (only d_steps, ttur, separate_batches)"),
+    ({"tricks": ["label_smoothing"]}, "trick label_smoothing is not supported (it does not declare batched = True)"),
     ({"loss": "wgan"}, "loss wgan acts through the hook after_d_step"),
     ({"amp": "bf16"}, "amp is not supported"),
 ])

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from ganx import Params, Trick
+from ganx.plugins.losses import clip_under_spectral_norm
 from ganx.plugins.randomness import OwnRng
 
 
@@ -111,6 +112,10 @@ class WeightClip(Trick):
 
         if self.params.nets != "d":
             clip_weights(run.generator, self.params.clip)
+
+    @classmethod
+    def conflicts(cls, params, config) -> list[str]:
+        return clip_under_spectral_norm(cls.name, params.nets != "g", config)
 
 
 TRICKS = (GradientPenalty, R1, DRAGAN, GradClip, WeightClip)

@@ -15,6 +15,7 @@ class DSteps(Trick):
     """k D updates per G update: the k of Algorithm 1 (Goodfellow et al. 2014), WGAN's n_critic (ganhacks #14)."""
 
     name = "d_steps"
+    batched = True  # sets the loop's shape in setup only
 
     class Params(Params):
         k: int = Field(5, ge=1)
@@ -28,6 +29,7 @@ class TTUR(Trick):
     optionally a different optimizer per network (ganhacks #9: SGD for D, Adam for G)."""
 
     name = "ttur"
+    batched = True  # sets the loop's shape in setup only
 
     class Params(Params):
         lr_g: float = Field(1e-4, gt=0)
@@ -47,6 +49,7 @@ class SeparateBatches(Trick):
     mixes their batch-norm statistics."""
 
     name = "separate_batches"
+    batched = True  # sets the loop's shape in setup only
 
     class Params(Params):
         separate: bool = True
