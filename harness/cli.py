@@ -110,12 +110,12 @@ def sweep(
 
     Exit codes: 0 every cell has a result; 1 some cell has none yet (the table says which), or a full disk or unreachable database stopped it (run the same command again); 2 bad input; 130 stopped.
     """  # noqa: E501 (one paragraph in --help)
-    from .sweep_config import load_sweep
+    from .sweep.config import load_sweep
 
     sets = list(set_ or []) + ([f"base.device={device}"] if device else [])
     command = file if file in ("validate", "schema") and not Path(file).exists() else None
     if command == "schema":
-        from .sweep_config import schema
+        from .sweep.config import schema
 
         print(json.dumps(schema(), indent=2))
         return
@@ -124,7 +124,7 @@ def sweep(
     if command is None and checked is not None:
         raise UserError(f"unexpected argument {str(checked)!r} (to check a file: ganx sweep validate FILE)")
     spec = load_sweep(checked if command else Path(file), sets)
-    from .storage import masked
+    from .sweep.storage import masked
 
     where = masked(storage or spec.config.storage or "") or f"journal {results / spec.config.name}/"
     if command == "validate":
@@ -133,8 +133,8 @@ def sweep(
             soft_wrap=True,
         )
         return
-    from .table import study_table, unfinished
-    from .workers import execute
+    from .report.table import study_table, unfinished
+    from .sweep.workers import execute
 
     writable(results / spec.config.name, "--results")
     console.print(f"sweep [bold]{spec.config.name}[/]: {spec.summary}; storage {escape(where)}", soft_wrap=True)
@@ -228,8 +228,8 @@ def table(
 
     Exits 1 while some cell of the sweep has no result (the table says which arms lack seeds).
     """
-    from .studies import open_target
-    from .table import FORMATS, study_table, study_text, unfinished
+    from .report.studies import open_target
+    from .report.table import FORMATS, study_table, study_text, unfinished
 
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
@@ -252,9 +252,9 @@ def report(
     ci: CiOption = 0.95,
 ) -> None:
     """Write <sweep>/report.md: the table, a montage of samples per arm, and per-arm curves."""
-    from .report import write_report
-    from .studies import open_target
-    from .table import study_view, trials_frame
+    from .report.document import write_report
+    from .report.studies import open_target
+    from .report.table import study_view, trials_frame
 
     found, folder = open_target(target, results, study)
     path = write_report(found, folder, study_view(found, trials_frame(found), metric, baseline, ci))

@@ -62,7 +62,7 @@ def environment_fault(exc: BaseException) -> EnvironmentFault | None:
         if isinstance(seen, OSError) and seen.errno in NO_SPACE:
             return no_space(seen.filename)
         if connection_lost(seen):
-            from .storage import masked
+            from .sweep.storage import masked
 
             first = (str(seen).strip().splitlines() or [type(seen).__name__])[0]
             return EnvironmentFault(f"database unreachable ({masked(first)}); finished cells are saved there: "

@@ -42,13 +42,13 @@ class RunWriter:
         store.save_checkpoint(self.out / "checkpoint.pt", state)
 
     def samples(self, fake, dataset: Dataset) -> None:
-        from .pictures import save_samples
+        from .report.pictures import save_samples
 
         save_samples(fake, dataset, self.out / "samples.png")
 
     def finish(self, final: dict[str, Any]) -> None:
         """Write final.json and curves.png (losses, D outputs, grad norms and metrics over steps)."""
-        from .pictures import save_curves
+        from .report.pictures import save_curves
 
         store.write_json(self.out / "final.json", final)
         if self.metrics_path.is_file():

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from ganx import UserError
 from ganx.config import parse_yaml
-from ganx.design import slug
-from ganx.sweep import run_sweep
-from ganx.sweep_config import validate_sweep
+from ganx.sweep.config import validate_sweep
+from ganx.sweep.design import slug
+from ganx.sweep.runner import run_sweep
 
 
 def sweep(tiny, **changes):

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganx import liveness, optuna_adapter
-from ganx.sweep import open_studies
-from ganx.sweep_config import load_sweep
+from ganx.sweep import liveness, optuna_adapter
+from ganx.sweep.config import load_sweep
+from ganx.sweep.runner import open_studies
 
 from test_sweep_execution import DRIVER, MARKER, TestTricks, assert_exactly_once, wait_for, write
 
@@ -91,7 +91,7 @@ def kill_at_random_moments(tmp_path, tiny, kills: int, extra: list[str], seed: i
     for _ in range(kills):
         process = ganx_group(tmp_path, *command)
         try:
-            process.wait(timeout=rng.uniform(0.3, 8.0))
+            process.wait(timeout=rng.uniform(0.3, 6.0))
         except subprocess.TimeoutExpired:
             landed += 1
         try:
@@ -155,8 +155,8 @@ def test_a_worker_killed_between_claiming_a_cell_and_recording_itself_loses_noth
 def test_a_young_claim_with_no_worker_record_is_not_taken_for_lost(tmp_path, tiny):
     from optuna.trial import TrialState
 
-    from ganx import cells
-    from ganx.sweep import coordinate
+    from ganx.sweep import queue as cells
+    from ganx.sweep.runner import coordinate
 
     sweep = load_sweep(write(tmp_path, tiny, seeds=[0]))
     study = coordinate(sweep, tmp_path / "results").main
@@ -172,8 +172,8 @@ def test_a_young_claim_with_no_worker_record_is_not_taken_for_lost(tmp_path, tin
 
 
 def test_a_copy_whose_twin_was_lost_runs_the_cell_instead_of_closing_as_a_duplicate(tmp_path, tiny, ganx):
-    from ganx import cells
-    from ganx.sweep import coordinate
+    from ganx.sweep import queue as cells
+    from ganx.sweep.runner import coordinate
 
     path = write(tmp_path, tiny, seeds=[0])
     sweep = load_sweep(path)
@@ -352,7 +352,7 @@ def test_a_worker_that_died_unreaped_counts_as_dead():
 def test_a_trial_failed_by_optunas_heartbeat_mid_record_is_not_the_cells_outcome():
     from optuna.trial import TrialState, create_trial
 
-    from ganx.cells import is_final
+    from ganx.sweep.queue import is_final
 
     attrs = {"queued": "a/s0", "cell": "a/s0", "arm": "a", "seed": 0, "metrics": {"modes": 3.0}}
     assert not is_final(create_trial(state=TrialState.FAIL, user_attrs=attrs))  # no failure: stale, not an outcome
@@ -420,7 +420,7 @@ class TakenForLost:
         def after_g_step(self, run):
             if run.step == 5 and "take" in FAULTS:
                 FAULTS.remove("take")
-                from ganx import cells
+                from ganx.sweep import queue as cells
 
                 study = open_studies(load_sweep(Path(FAULTS[0])), Path(FAULTS[1])).main
                 [running] = [t for t in study.trials if t.state.name == "RUNNING"]

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from test_bad_input import RUN, SWEEP
 
 import ganx.config
-import ganx.sweep_config
+import ganx.sweep.config
 from ganx.cli import main
 
 EXAMPLES = 300 if os.environ.get("CI") else 60
@@ -48,7 +48,7 @@ def cli():
     """Invoke ``ganx`` in-process with load_run/load_sweep stopping after validation: (code, out, err)."""
     patch = pytest.MonkeyPatch()
     patch.setattr(ganx.config, "load_run", stop_after(ganx.config.load_run))
-    patch.setattr(ganx.sweep_config, "load_sweep", stop_after(ganx.sweep_config.load_sweep))
+    patch.setattr(ganx.sweep.config, "load_sweep", stop_after(ganx.sweep.config.load_sweep))
 
     def invoke(*args: str):
         out, err = io.StringIO(), io.StringIO()

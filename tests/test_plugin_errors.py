@@ -12,8 +12,8 @@ from ganx.plugins.architectures import MLP
 from ganx.plugins.datasets import Grid
 from ganx.plugins.losses import NonSaturating
 from ganx.plugins.metrics import Modes
-from ganx.sweep import run_sweep
-from ganx.sweep_config import validate_sweep
+from ganx.sweep.config import validate_sweep
+from ganx.sweep.runner import run_sweep
 from ganx.testing import train_tiny
 
 

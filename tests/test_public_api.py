@@ -77,7 +77,7 @@ def test_the_testing_kit_is_documented_in_the_tutorial():
 
 
 def test_only_the_optuna_adapter_reaches_past_optunas_public_api():
-    """``study._storage``, ``trial._trial_id`` and the like appear in ``harness/optuna_adapter.py`` alone."""
+    """``study._storage``, ``trial._trial_id`` and the like appear in ``harness/sweep/optuna_adapter.py`` alone."""
     core = Path(__file__).parent.parent / "harness"
     private = {"_storage", "_trial_id", "_study_id"}
     found = {
@@ -86,4 +86,4 @@ def test_only_the_optuna_adapter_reaches_past_optunas_public_api():
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Attribute) and node.attr in private
     }
-    assert not found, "go through ganx.optuna_adapter"
+    assert not found, "go through ganx.sweep.optuna_adapter"

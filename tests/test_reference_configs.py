@@ -20,7 +20,7 @@ from ganx import UserError
 from ganx.config import load_run, validate_run
 from ganx.plugins.image_datasets import FashionMNIST
 from ganx.plugins.layers import Affine, Logits, Maxout, Reshape
-from ganx.sweep_config import load_sweep
+from ganx.sweep.config import load_sweep
 from ganx.trainer import build_run, d_step, g_step
 
 ROOT = Path(__file__).parents[1]

@@ -49,7 +49,7 @@ def test_completed_runs_are_in_numeric_seed_order(tmp_path):
 
     from optuna.trial import TrialState
 
-    from ganx.report import completed_runs
+    from ganx.report.document import completed_runs
 
     trials = [
         SimpleNamespace(user_attrs={"arm": "a", "seed": seed, "run_dir": f"runs/a-s{seed}"}) for seed in (10, 2, 1)
@@ -63,7 +63,7 @@ def test_a_failed_picture_write_still_closes_the_figure(tmp_path):
     import pytest
 
     from ganx.errors import UserError
-    from ganx.pictures import save_curves
+    from ganx.report.pictures import save_curves
 
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")

@@ -13,8 +13,8 @@ import yaml
 
 from ganx.config import parse_yaml, validate_run
 from ganx.errors import EnvironmentFault, UserError
-from ganx.storage import masked
 from ganx.store import atomic_write, load_checkpoint, write_json
+from ganx.sweep.storage import masked
 
 
 class Payload:
@@ -172,7 +172,7 @@ def test_a_storage_error_that_quotes_the_url_never_shows_the_password(ganx, monk
     import optuna
 
     url = "sqlite:///x.db"  # opens; the driver's later error quotes a URL with a password in it
-    monkeypatch.setattr("ganx.studies.open_storage", lambda target: object())
+    monkeypatch.setattr("ganx.report.studies.open_storage", lambda target: object())
 
     def refuse(storage, include_best_trial):
         raise RuntimeError(f"server refused postgresql://lab:pa55word@db/ganx and {url}")

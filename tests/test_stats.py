@@ -7,7 +7,7 @@ from itertools import combinations
 
 import pytest
 
-from ganx import stats
+from ganx.report import stats
 
 T975 = {2: 4.302652729911275, 4: 2.7764451051977987, 6: 2.4469118511449692}  # two-sided 95% t quantiles by df
 

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from ganx import UserError
-from ganx.sweep import open_study, run_sweep
-from ganx.sweep_config import load_sweep, merge, validate_sweep
-from ganx.table import summarize, trials_frame
+from ganx.report.table import summarize, trials_frame
+from ganx.sweep.config import load_sweep, merge, validate_sweep
+from ganx.sweep.runner import open_study, run_sweep
 
 from probe import CrashPlugin
 

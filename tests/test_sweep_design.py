@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from ganx import UserError
-from ganx.design import SearchParam, label
-from ganx.storage import masked
-from ganx.sweep import coordinate, open_studies
-from ganx.sweep_config import load_sweep, schema, validate_sweep
+from ganx.sweep.config import load_sweep, schema, validate_sweep
+from ganx.sweep.design import SearchParam, label
+from ganx.sweep.runner import coordinate, open_studies
+from ganx.sweep.storage import masked
 
 SCHEMA = Path(__file__).parent.parent / "docs" / "sweep.schema.json"
 
@@ -137,7 +137,7 @@ def test_sqlite_study_is_created_once_and_shared(tmp_path, tiny):
 
 
 def test_workers_split_the_cores_and_are_pinned_to_devices_in_turn():
-    from ganx.workers import worker_envs
+    from ganx.sweep.workers import worker_envs
 
     envs = worker_envs(4, ["0", "1"], cores=8)
     assert [(e.slot, e.threads, e.device) for e in envs] == [

@@ -18,8 +18,8 @@ import yaml
 from ganx import TrainingFailure, Trick, hookimpl
 from ganx.config import validate_run
 from ganx.store import read_jsonl
-from ganx.sweep import open_studies
-from ganx.sweep_config import load_sweep
+from ganx.sweep.config import load_sweep
+from ganx.sweep.runner import open_studies
 from ganx.trainer import train
 
 HERE = Path(__file__).parent
@@ -270,7 +270,7 @@ def test_a_sweep_where_every_cell_diverges_still_prints_its_table(tmp_path, tiny
 
 
 def test_only_a_checkpoint_of_the_same_config_is_continued_whatever_device_and_threads(tmp_path, tiny):
-    from ganx.trials import same_run
+    from ganx.sweep.trials import same_run
 
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(validate_run(tiny, "test").dump()))
     assert same_run(tmp_path / "config.yaml", validate_run({**tiny, "threads": 3, "device": "auto"}, "test"))

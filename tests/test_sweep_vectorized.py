@@ -10,8 +10,8 @@ import pytest
 from test_vectorized import NanArch
 
 from ganx import trainer, vectorized
-from ganx.sweep import open_studies
-from ganx.sweep_config import load_sweep
+from ganx.sweep.config import load_sweep
+from ganx.sweep.runner import open_studies
 
 from test_sweep_execution import assert_exactly_once, write
 

@@ -13,8 +13,16 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
-from ganx.formats import Sheet, latex, markdown
-from ganx.table import ablation_sheet, effects_sheet, study_sheets, study_text, study_view, summarize, trials_frame
+from ganx.report.formats import Sheet, latex, markdown
+from ganx.report.table import (
+    ablation_sheet,
+    effects_sheet,
+    study_sheets,
+    study_text,
+    study_view,
+    summarize,
+    trials_frame,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 T975 = {2: 4.302652729911275, 4: 2.7764451051977987, 6: 2.4469118511449692}
@@ -135,7 +143,7 @@ def design_study(arms, seeds):
 
 
 def test_an_arm_with_no_result_at_all_is_a_row_and_a_warning_above_the_table():
-    from ganx.table import unfinished
+    from ganx.report.table import unfinished
 
     study = design_study(["baseline", "wider"], [0, 1])
     study.add_trial(trial("wider", 0, modes=24.0))

@@ -158,7 +158,7 @@ def test_two_fresh_runs_of_one_config_write_byte_identical_checkpoints(tiny, tmp
 
 
 def test_curves_are_titled_with_the_runs_name_not_its_folders(tiny, tmp_path, monkeypatch):
-    import ganx.pictures as pictures
+    import ganx.report.pictures as pictures
 
     titles, save = [], pictures.save_curves
 

@@ -15,12 +15,11 @@ from typing import Any, Callable
 
 import yaml
 
-from . import cells as queue
-from . import liveness
-from .errors import PluginError, TrainingFailure, UserError, environment_fault
-from .store import exclusive
-from .sweep import WorkerEnv, outcome_attrs, sweep_dir
-from .sweep_config import Cell, Sweep, with_params
+from ..errors import PluginError, TrainingFailure, UserError, environment_fault
+from ..store import exclusive
+from . import liveness, queue
+from .config import Cell, Sweep, with_params
+from .runner import WorkerEnv, outcome_attrs, sweep_dir
 
 RESUMABLE = ("interrupted", "lost", "fault")  # attempts whose checkpoint the next attempt continues
 EXECUTION = ("device", "threads")  # config keys a worker sets; they do not change what is trained
@@ -31,7 +30,7 @@ def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb:
     """Train one popped trial and record its outcome; failures are recorded, never raised (but a stop is)."""
     import optuna
 
-    from .trainer import train
+    from ..trainer import train
 
     if cell is None:  # a cell of an older version of this sweep file (continued with --force)
         queue.close(study, trial, "removed", f"cell {trial.user_attrs.get('queued')!r} is not in {sweep.source}")
@@ -104,7 +103,7 @@ def record(study, trial, cell: Cell, sweep: Sweep, attempt: Callable[[], dict[st
     import optuna
     from optuna.trial import TrialState
 
-    from .resume import Interrupted
+    from ..resume import Interrupted
 
     final_attrs = outcome_attrs(sweep)(cell)
     objective = sweep.config.objective.metric
@@ -159,7 +158,7 @@ def resume_point(study, trial, key: str, config, out: Path) -> int | None:
     same config. The objective values the earlier attempt reported up to that step are reported
     again on ``trial``, so the pruner and the dashboard see the whole curve.
     """
-    from .store import load_checkpoint
+    from ..store import load_checkpoint
 
     stopped = stopped_before(study, trial, key)
     if stopped is None or not (out / "checkpoint.pt").is_file() or not same_run(out / "config.yaml", config):

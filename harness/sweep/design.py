@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import model_validator
 
-from .config import Strict
+from ..config import Strict
 
 SLUG_WIDTH = 80  # folder names stay far below the file systems' 255 bytes
 

@@ -3,7 +3,7 @@
 A waiting trial carries ``queued`` (the cell key) and ``attempt``. Popping is race-safe in the
 storage (only one process moves a trial from WAITING to RUNNING), and the winner records itself as
 the trial's ``worker`` with its very next write, before anything else. A claim with no worker record
-is taken as lost once it is older than :data:`ganx.liveness.CLAIM_S` (its worker died between those
+is taken as lost once it is older than :data:`ganx.sweep.liveness.CLAIM_S` (its worker died between those
 two writes). Two coordinators that enqueue at the same moment can still both add a cell, so the
 popper checks: a trial of a cell that already has an outcome, or whose lower-numbered copy of the
 same attempt is waiting or running, is a duplicate, closed as FAIL (``failure: duplicate``) without
@@ -107,7 +107,7 @@ def is_duplicate(study, frozen) -> bool:
 
 
 def pop(study, worker: dict[str, Any], keep=None):
-    """Take one waiting trial for ``worker`` (:func:`ganx.liveness.identity`; one that ``keep(frozen)``
+    """Take one waiting trial for ``worker`` (:func:`ganx.sweep.liveness.identity`; one that ``keep(frozen)``
     accepts, if given), or None if there is none. Duplicates are closed."""
     import optuna
     from optuna.trial import TrialState

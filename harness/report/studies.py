@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import optuna_adapter
-from .errors import UserError
-from .storage import masked, open_storage
+from ..errors import UserError
+from ..sweep import optuna_adapter
+from ..sweep.storage import masked, open_storage
 
 
 def open_target(target: str, results: Path, study: str | None = None):
@@ -25,7 +25,7 @@ def open_target(target: str, results: Path, study: str | None = None):
         journal = folder / "study.journal"
         if not journal.is_file():
             raise UserError(f"{target}: no sweep results found (looked for {journal}; for a database, pass its URL)")
-        from .journal import open_journal
+        from ..sweep.journal import open_journal
 
         storage, where = open_journal(journal), str(journal)
     try:
@@ -62,7 +62,7 @@ def tuning_studies(study, folder: Path | None = None) -> dict:
     storages = [optuna_adapter.storage(study)]
     folder = folder or sweep_folder(study)
     if folder and (folder / "tuning.journal").is_file():
-        from .journal import open_journal
+        from ..sweep.journal import open_journal
 
         storages.append(open_journal(folder / "tuning.journal"))
     return {

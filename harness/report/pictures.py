@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import store
-from .components import Dataset
+from .. import store
+from ..components import Dataset
 
 
 def save_samples(fake, dataset: Dataset, path: Path, title: str = "") -> None:

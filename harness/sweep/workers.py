@@ -16,10 +16,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import environment_fault
+from ..errors import environment_fault
+from .config import Sweep
 from .progress import Monitor
-from .sweep import Studies, WorkerEnv, coordinate, open_studies, work
-from .sweep_config import Sweep
+from .runner import Studies, WorkerEnv, coordinate, open_studies, work
 
 FAULT_EXIT = 1  # a spawned worker stopped by a full disk or a lost database
 
@@ -41,7 +41,7 @@ def worker_envs(workers: int, devices: list[str], cores: int | None = None) -> l
 
 def worker_main(raw: dict, source: str, results: Path, storage: str | None, env: WorkerEnv) -> None:
     """A spawned worker: re-validate the sweep, open the studies, work until nothing is left."""
-    from .sweep_config import validate_sweep
+    from .config import validate_sweep
 
     parent = os.getppid()
     signal.signal(signal.SIGTERM, interrupt)  # between trials; while training the trainer defers it

@@ -25,8 +25,8 @@ from typing import Any
 
 from optuna.storages.journal import JournalFileBackend
 
-from .errors import NO_SPACE, UserError, no_space
-from .resume import held_signals
+from ..errors import NO_SPACE, UserError, no_space
+from ..resume import held_signals
 
 
 def open_journal(path: Path):

@@ -45,7 +45,7 @@ class Monitor:
 
     @staticmethod
     def final(study) -> list:
-        from .cells import is_final
+        from .queue import is_final
 
         return [t for t in study.get_trials(deepcopy=False) if is_final(t) and "cell" in t.user_attrs]
 

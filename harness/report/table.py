@@ -1,7 +1,7 @@
 """The ablation table of a sweep: per arm, each metric's mean and CI over seeds, Δ vs the baseline, counts.
 
 Grid sweeps add the marginal effect of each factor; search sweeps add Optuna's parameter importance.
-The numbers come from :mod:`ganx.stats`; the renderings from :mod:`ganx.formats`.
+The numbers come from :mod:`ganx.report.stats`; the renderings from :mod:`ganx.report.formats`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from . import stats
-from .errors import UserError
 from .formats import Sheet, latex, markdown, number, rich
 
 COLUMNS = ["trial", "arm", "seed", "state", "metric", "value", "error"]
@@ -34,7 +34,7 @@ def trials_frame(study):
     """
     import pandas as pd
 
-    from .cells import is_final
+    from ..sweep.queue import is_final
 
     rows, axes = [], {}
     for trial in study.get_trials(deepcopy=False):
@@ -80,7 +80,7 @@ def expected_cells(study) -> dict[str, list]:
 
 def unfinished(study) -> list[str]:
     """The cells (``arm/sSEED``) of the design that have no outcome yet: still to run, or lost."""
-    from .cells import is_final
+    from ..sweep.queue import is_final
 
     done = {(t.user_attrs["arm"], t.user_attrs.get("seed")) for t in study.get_trials(deepcopy=False)
             if "arm" in t.user_attrs and is_final(t)}
@@ -92,7 +92,7 @@ def unfinished(study) -> list[str]:
 def summarize(frame, arms: list[str], metrics: list[str], ci: float = 0.95,
               expected: dict[str, list] | None = None) -> list[dict[str, Any]]:
     """Per arm: seeds complete/failed/pruned/missing (of those ``expected``) and each metric's
-    :class:`~ganx.stats.Interval` (None if no value)."""
+    :class:`~ganx.report.stats.Interval` (None if no value)."""
     outcomes = seed_outcomes(frame)
     done = {m: completed(frame, m) for m in metrics}
     out = []
@@ -282,7 +282,7 @@ def importance_sheet(tuning: dict, objective: str) -> Sheet | None:
 
 def direction_of(metric: str, fallback: str) -> str:
     """The metric plugin's declared direction, or ``fallback`` (the objective's) if it declares none."""
-    from .plugin_manager import get_catalog
+    from ..plugin_manager import get_catalog
 
     try:
         return getattr(get_catalog().get("metric", metric), "direction", None) or fallback

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from .config import SEED_LIMIT, RunConfig, Strict, apply_sets, format_errors, read_mapping, validate_run
+from ..config import SEED_LIMIT, RunConfig, Strict, apply_sets, format_errors, read_mapping, validate_run
+from ..errors import UserError
 from .design import SearchParam, design_arms, repeats, set_path, slug
-from .errors import UserError
 
 EXECUTION_KEYS = ("workers", "devices", "storage", "vectorize")  # how a sweep runs, not what it measures
 MAX_CELLS = 10_000  # arms × (seeds + tuning trials), counted before any cell is built

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import store
+from .. import store
 from .formats import markdown
 from .pictures import save_band_curves, save_montage
 from .table import View, study_sheets, trials_frame

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import re
 
-from .errors import UserError
+from ..errors import UserError
 
 CONNECT_TIMEOUT_S = 5
 EXAMPLES = "e.g. sqlite:///sweeps.db or postgresql://USER:PASSWORD@HOST:5432/DB"

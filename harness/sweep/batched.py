@@ -14,12 +14,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from . import cells as queue
-from . import liveness
-from .errors import EnvironmentFault
-from .store import exclusive
-from .sweep import WorkerEnv
-from .sweep_config import Cell, Sweep
+from ..errors import EnvironmentFault
+from ..store import exclusive
+from . import liveness, queue
+from .config import Cell, Sweep
+from .runner import WorkerEnv
 from .trials import cell_config, prepare, record, reporter, run_folder, search_params, stopped_before
 
 
@@ -69,7 +68,7 @@ def run_together(study, trial, cell: Cell | None, sweep: Sweep, results: Path, r
 
 def cannot_stack(configs: list) -> str | None:
     """Why these seeds cannot train as one batched model, found before any trial is claimed; None if they can."""
-    from .vectorized import Seeds, Unsupported
+    from ..vectorized import Seeds, Unsupported
 
     try:
         Seeds(configs)  # why_not, then builds the seeds' nets and stacks their layers; trains nothing
@@ -80,7 +79,7 @@ def cannot_stack(configs: list) -> str | None:
 
 def train_claimed(study, claimed: list, sweep: Sweep, results: Path, env: WorkerEnv) -> list:
     """Each claimed seed's outcome: what ``train`` returns, or the exception it raised (a crash: every seed's)."""
-    from .vectorized import train_vectorized
+    from ..vectorized import train_vectorized
 
     try:
         runs = [prepare(study, t, c, sweep, results, env) for t, c in claimed]

@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 import yaml
 
-from . import cells as queue
-from . import liveness
-from .errors import UserError
-from .sweep_config import Cell, Sweep
+from ..errors import UserError
+from . import liveness, queue
+from .config import Cell, Sweep
 
 POLL_S = 1.0  # how often an idle worker looks again while other workers finish their trials
 
@@ -237,7 +236,7 @@ def work(sweep: Sweep, results: Path, studies: Studies, env: WorkerEnv) -> None:
     so it returns only once every cell has an outcome. With ``vectorize``, a popped seed cell trains
     together with the other waiting seeds of its arm.
     """
-    from .sweep_vectorized import run_together
+    from .batched import run_together
     from .trials import run_trial
 
     while True:
