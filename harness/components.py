@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -43,7 +43,8 @@ class Plugin:
     """A named catalogue entry with a params schema.
 
     Subclasses set ``name`` and may declare ``class Params(ganx.Params)``. ``Plugin(**params)``
-    validates the params (raising pydantic's ``ValidationError``) and stores them as ``self.params``.
+    validates the params and stores them as ``self.params``; invalid ones raise :class:`ganx.UserError`
+    with one line per problem, as a config file's would (``trick top_k.keep: ...``).
     Each training run gets fresh instances, so a plugin may keep per-run state on ``self``.
     """
 
@@ -52,7 +53,16 @@ class Plugin:
     Params: ClassVar[type[Params]] = Params
 
     def __init__(self, **params: Any):
-        self.params = self.Params(**params)
+        from pydantic import ValidationError
+
+        try:
+            self.params = self.Params(**params)
+        except ValidationError as exc:
+            from .config import format_errors
+            from .errors import UserError
+
+            where = f"{getattr(self, 'category', 'plugin')} {getattr(self, 'name', type(self).__name__)}"
+            raise UserError(*format_errors(exc, self.Params, where)) from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"
@@ -95,12 +105,19 @@ class GBatch:
     real_logits: Tensor | None
 
 
+class SampleZ(Protocol):
+    """How a run draws latent codes: ``sample_z(n)`` from the run's own generator, or
+    ``sample_z(n, generator)`` from another one (the fixed z of every evaluation)."""
+
+    def __call__(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
+
+
 @dataclass
 class Run:
     """The live state of one training run, handed to every trick hook.
 
-    Tricks may replace ``generator``/``discriminator`` or ``sample_z`` and edit ``optimizer``
-    in :meth:`TrainingHooks.setup`, and may change ``d_steps``/``g_steps`` at any time;
+    Tricks may replace ``generator``/``discriminator`` or ``sample_z`` (a :class:`SampleZ`) and edit
+    ``optimizer`` in :meth:`TrainingHooks.setup`, and may change ``d_steps``/``g_steps`` at any time;
     the trainer reads them afresh every step.
     """
 
@@ -116,7 +133,7 @@ class Run:
     loss: Loss
     generator: nn.Module
     discriminator: nn.Module
-    sample_z: Callable[[int], Tensor]
+    sample_z: SampleZ
     rng: torch.Generator
     optimizer: dict[str, Any]
     opt_g: torch.optim.Optimizer | None = None

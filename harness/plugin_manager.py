@@ -165,15 +165,18 @@ def _registrations(pm: pluggy.PluginManager) -> list[tuple[str, str, Any]]:
     """(plugin, category, registered class) in call order. A plugin whose hook raises is left out whole."""
     registered: list[tuple[str, str, Any]] = []
     for category, hook_name in CATEGORIES.items():
-        # Call each implementation on its own so every class, and every fault, is attributed to its plugin.
-        for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+        # Call each implementation on its own (through pluggy, which passes only the arguments it
+        # asks for), so every class, and every fault, is attributed to its plugin.
+        impls = list(reversed(getattr(pm.hook, hook_name).get_hookimpls()))
+        for impl in impls:
             plugin = impl.plugin_name
+            alone = pm.subset_hook_caller(hook_name, remove_plugins=[i.plugin for i in impls if i is not impl])
 
             def register(cls: Any, plugin=plugin, category=category) -> None:
                 registered.append((plugin, category, cls))
 
             try:
-                impl.function(**{arg: register for arg in impl.argnames})
+                alone(register=register)
             except (Exception, SystemExit) as exc:
                 _leave_out(plugin, _label(pm, plugin), _package_of(plugin)[0], f"failed in {hook_name}", exc)
                 pm.unregister(name=plugin)

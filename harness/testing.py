@@ -68,7 +68,7 @@ def registered(*plugins: object) -> Iterator[None]:
     Example::
 
         with registered(ganx_foo):
-            assert "flooding" in get_catalog().names("trick")
+            assert "flooding" in catalog().names("trick")
     """
     from .plugin_manager import get_plugin_manager
 
@@ -82,6 +82,17 @@ def registered(*plugins: object) -> Iterator[None]:
         for plugin in added:
             if pm.is_registered(plugin):  # a plugin whose registration hook raised was left out already
                 pm.unregister(plugin)
+
+
+def catalog():
+    """Every plugin ganx knows now, built-in, installed or registered: ``names(category)`` lists a
+    category (``"loss"``, ``"trick"``, …) and ``get(category, name)`` returns the registered class.
+
+    Example: ``assert catalog().get("loss", "rsgan") is RelativisticStandard``.
+    """
+    from .plugin_manager import get_catalog
+
+    return get_catalog()
 
 
 def tiny_config(**changes: Any) -> dict[str, Any]:

@@ -155,17 +155,13 @@ def grad_norm(module) -> float:
     return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
 
 
-def update(run: Run, hooks: Hooks, net: str, loss, measure: bool, amp: Precision) -> None:
-    """Backward and optimizer step for ``net`` ("d" or "g"), between its before/after hooks."""
+def backward(run: Run, net: str, loss, measure: bool, amp: Precision) -> None:
+    """Gradients of ``loss`` for ``net`` ("d" or "g"), and their norm on log steps."""
     optimizer, module = (run.opt_d, run.discriminator) if net == "d" else (run.opt_g, run.generator)
     optimizer.zero_grad(set_to_none=True)
     amp.backward(loss, optimizer)
     if measure:
         run.last[f"{net}_grad_norm"] = grad_norm(module)
-    hooks.each(f"before_{net}_step", run)
-    amp.step(optimizer)
-    run.last[f"{net}_loss"] = loss.detach()
-    hooks.each(f"after_{net}_step", run)
 
 
 def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
@@ -185,7 +181,11 @@ def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
         d_loss = blamed(run.loss, "d_loss", real_logits, fake_logits, real_target, fake_target)
         d_loss = hooks.pipe("adjust_d_loss", d_loss, DBatch(real, fake, real_logits, fake_logits), run)
     run.last["real_logits"], run.last["fake_logits"] = real_logits.detach(), fake_logits.detach()
-    update(run, hooks, "d", d_loss, measure, amp)
+    backward(run, "d", d_loss, measure, amp)
+    hooks.each("before_d_step", run)
+    amp.step(run.opt_d)
+    run.last["d_loss"] = d_loss.detach()
+    hooks.each("after_d_step", run)
     return run.last["d_loss"], run.last["real_logits"], run.last["fake_logits"]
 
 
@@ -199,7 +199,11 @@ def g_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
         real_logits = run.discriminator(run.sample_real(n)) if run.loss.g_needs_real else None
         g_loss = blamed(run.loss, "g_loss", fake_logits, real_logits)
         g_loss = hooks.pipe("adjust_g_loss", g_loss, GBatch(z, fake, fake_logits, real_logits), run)
-    update(run, hooks, "g", g_loss, measure, amp)
+    backward(run, "g", g_loss, measure, amp)
+    hooks.each("before_g_step", run)
+    amp.step(run.opt_g)
+    run.last["g_loss"] = g_loss.detach()
+    hooks.each("after_g_step", run)
     return run.last["g_loss"]
 
 

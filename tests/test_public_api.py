@@ -87,3 +87,27 @@ def test_only_the_optuna_adapter_reaches_past_optunas_public_api():
         if isinstance(node, ast.Attribute) and node.attr in private
     }
     assert not found, "go through ganx.sweep.optuna_adapter"
+
+
+def test_a_plugin_built_with_bad_params_is_a_user_error_naming_each_field():
+    from pydantic import Field
+
+    class TopK(ganx.Trick):
+        name = "top_k"
+
+        class Params(ganx.Params):
+            keep: float = Field(0.5, gt=0, le=1)
+
+    assert TopK(keep=0.25).params.keep == 0.25
+    with pytest.raises(ganx.UserError) as err:
+        TopK(keep=2, kep=0.1)
+    assert err.value.problems == [
+        "trick top_k.keep: Input should be less than or equal to 1 (got 2)",
+        "trick top_k.kep: unknown key; did you mean 'keep'? (valid: keep)",
+    ]
+
+
+def test_the_testing_kit_lists_the_catalogue():
+    from ganx.testing import catalog
+
+    assert "hinge" in catalog().names("loss") and catalog().get("trick", "ema").name == "ema"

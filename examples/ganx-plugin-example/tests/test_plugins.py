@@ -8,15 +8,13 @@ import torch
 from ganx_plugin_example.losses import RelativisticStandard
 
 from ganx import UserError
-from ganx.plugin_manager import get_catalog
-from ganx.testing import registered, train_tiny
+from ganx.testing import catalog, registered, train_tiny
 
 
 def test_both_plugins_are_registered():
     with registered(ganx_plugin_example):
-        catalog = get_catalog()
-        assert catalog.get("loss", "rsgan") is RelativisticStandard
-        assert "flooding" in catalog.names("trick")
+        assert catalog().get("loss", "rsgan") is RelativisticStandard
+        assert "flooding" in catalog().names("trick")
 
 
 def test_rsgan_compares_each_real_sample_with_a_fake():
