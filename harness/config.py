@@ -290,4 +290,20 @@ def conflicts(config: RunConfig, catalog) -> list[str]:
 
 def load_run(path: Path, sets: list[str] = (), catalog=None) -> RunConfig:
     """Read, override and validate a run config file."""
-    return validate_run(apply_sets(read_mapping(path), list(sets)), str(path), catalog)
+    try:
+        return validate_run(apply_sets(read_mapping(path), list(sets)), str(path), catalog)
+    except UserError as exc:
+        raise UserError(*blame_sets(exc.problems, str(path), list(sets))) from None
+
+
+def blame_sets(problems: list[str], source: str, sets: list[str]) -> list[str]:
+    """Each ``source: field: ...`` problem whose field a ``--set KEY=VALUE`` wrote names that ``--set``
+    instead of the file (``--set base.steps=-1: base: steps: ...``)."""
+    keys = {assignment.partition("=")[0]: assignment for assignment in sets}
+    blamed = []
+    for problem in problems:
+        rest = problem.removeprefix(f"{source}: ")
+        field = ".".join(rest.split(": ")[:-1])  # 'base: steps' -> 'base.steps'
+        culprit = next((a for key, a in keys.items() if field == key or field.startswith((f"{key}.", f"{key}["))), None)
+        blamed.append(f"--set {culprit}: {rest}" if culprit and rest != problem else problem)
+    return blamed

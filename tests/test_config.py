@@ -161,3 +161,12 @@ def test_odd_keys_are_quoted_so_each_problem_stays_on_one_line(tiny):
     text = problems(tiny)
     assert "run.yaml: '\\n': unknown key" in text and "run.yaml: 'two words': unknown key" in text
     assert len(text.splitlines()) == 2
+
+
+def test_a_problem_a_set_value_caused_names_the_set_not_the_file(tmp_path, tiny):
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump({**tiny, "batch_size": 0}))
+    with pytest.raises(UserError) as err:
+        load_run(path, ["steps=-1", "loss=hnge"])
+    blamed = {p.split(": ")[1]: p.split(": ")[0] for p in err.value.problems}
+    assert blamed == {"batch_size": f"{path}", "steps": "--set steps=-1", "loss": "--set loss=hnge"}

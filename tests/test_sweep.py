@@ -86,3 +86,14 @@ def test_a_crashing_arm_is_recorded_and_the_sweep_goes_on(tmp_path, tiny, regist
     rows = {r["arm"]: r for r in summarize(frame, ["baseline", "crash"], ["modes"])}
     assert (rows["baseline"]["complete"], rows["crash"]["failed"]) == (2, 2)
     assert rows["crash"]["modes"] is None
+
+
+def test_a_base_problem_is_said_once_and_a_set_value_is_blamed_for_its_own(tmp_path, tiny):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({"name": "s", "base": tiny, "objective": {"metric": "modes"},
+                                    "arms": {"baseline": {}, "hinge": {"loss": "hinge"}, "bad": {"loss": "hnge"}}}))
+    with pytest.raises(UserError) as err:
+        load_sweep(path, ["base.steps=-1"])
+    assert err.value.problems[0] == "--set base.steps=-1: base: steps: Input should be greater than 0 (got -1)"
+    assert sum("steps" in p for p in err.value.problems) == 1
+    assert any(p.startswith(f"{path}: arms.bad: loss: unknown loss plugin 'hnge'") for p in err.value.problems)

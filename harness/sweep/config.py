@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from ..config import SEED_LIMIT, RunConfig, Strict, apply_sets, format_errors, read_mapping, validate_run
+from ..config import SEED_LIMIT, RunConfig, Strict, apply_sets, blame_sets, format_errors, read_mapping, validate_run
 from ..errors import UserError
 from .design import SearchParam, design_arms, repeats, set_path, slug
 
@@ -171,6 +171,7 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
         raise UserError(f"{source}: vectorize: an arm's seeds train together, so pruner {sweep.pruner!r} cannot stop "
                         "one of them (use pruner: none, or vectorize: false)")
     problems, cells, arms, tuning, factors = [], [], [], {}, {}
+    failing: dict[str, list[str]] = {}  # a resolved config's problem -> where it failed (base, arms.x, ...)
     design = design_arms(sweep.arms, sweep.grid, "arms" in data)
     check_names([arm for arm, _, _ in design], source)
     for arm, change, point in design:
@@ -188,7 +189,11 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
                     example = set_path(example, path, param.example())
                 validate_run(example, f"{source}: search.parameters", catalog)
         except UserError as exc:
-            problems += [p for p in exc.problems if p not in problems]
+            for problem in exc.problems:
+                if problem.startswith(f"{where}: "):
+                    failing.setdefault(problem.removeprefix(f"{where}: "), []).append(where)
+                elif problem not in problems:
+                    problems.append(problem)
             continue
         metrics = [m.name for m in config.metrics]
         if sweep.objective.metric not in metrics:
@@ -208,6 +213,11 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
                 Cell(arm, first + k, config.model_copy(update={"seed": first + k, "name": f"{name}-t{k}"}), tune=k)
                 for k in range(sweep.search.trials_per_arm)
             ]
+    in_base = base_problems(sweep.base, catalog) if failing else set()
+    problems = [  # a problem of base itself, repeated by the arms that keep it: said once
+        line for rest, wheres in failing.items()
+        for line in ([f"{source}: base: {rest}"] if rest in in_base else [f"{w}: {rest}" for w in wheres])
+    ] + problems
     if problems:
         raise UserError(*problems)
     return Sweep(sweep, cells, data, source, arms, tuning, factors)
@@ -230,6 +240,15 @@ def check_names(arms: list[str], source: str) -> None:
     twins = sorted(arm for arm, count in Counter(arms).items() if count > 1)
     if twins:
         raise UserError(f"{source}: grid: several cells are named {twins[0]!r}; give the values distinct names")
+
+
+def base_problems(base: dict[str, Any], catalog) -> set[str]:
+    """The problems of ``base`` validated alone (an incomplete base that every arm completes has some too)."""
+    try:
+        validate_run(base, "base", catalog)
+    except UserError as exc:
+        return {problem.removeprefix("base: ") for problem in exc.problems}
+    return set()
 
 
 def with_params(cell: Cell, params: dict[str, Any], catalog=None) -> Cell:
@@ -268,4 +287,7 @@ def load_sweep(path: Path, sets: list[str] = (), catalog=None) -> Sweep:
             data["base"] = read_mapping(Path(path).parent / data["base"])
         except UserError as exc:
             raise UserError(*(f"{path}: base: {problem}" for problem in exc.problems)) from None
-    return validate_sweep(apply_sets(data, list(sets)), str(path), catalog)
+    try:
+        return validate_sweep(apply_sets(data, list(sets)), str(path), catalog)
+    except UserError as exc:
+        raise UserError(*blame_sets(exc.problems, str(path), list(sets))) from None
