@@ -174,11 +174,33 @@ def writable(folder: Path, option: str) -> None:
 
 
 @app.command()
-def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
-    """List every plugin, built-in and third-party, by category."""
-    from .plugin_manager import get_catalog
+def plugins(
+    name: Annotated[Optional[str], typer.Argument(help="Show this plugin's params: type, default, description.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List every plugin, built-in and third-party, by category; or one plugin's params."""
+    from .plugin_manager import get_catalog, unknown_choice
 
     entries = sorted(get_catalog(), key=lambda e: (e.category, e.name))
+    if name is not None:
+        chosen = [e for e in entries if e.name == name]
+        if not chosen:
+            raise UserError(unknown_choice("plugin", name, sorted({e.name for e in entries})))
+        rows = [{"category": e.category, "name": e.name, "params": params_of(e.cls)} for e in chosen]
+        if as_json:
+            print(json.dumps(rows, indent=2, default=str))
+            return
+        from rich.table import Table
+
+        for row in rows:
+            table = Table(title=f"{row['category']} {row['name']}")
+            for column in ("param", "type", "default", "description"):
+                table.add_column(column)
+            for param in row["params"]:
+                table.add_row(*(escape(str(param[k])) for k in ("name", "type", "default", "description")))
+            console.print(table if row["params"] else f"{row['category']} {row['name']}: no params")
+        return
     if as_json:
         rows = [
             {"name": e.name, "category": e.category, "plugin": e.plugin, "package": e.package, "version": e.version}
@@ -194,6 +216,21 @@ def plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
     for e in entries:
         table.add_row(e.category, e.name, e.plugin, f"{e.package} {e.version}".strip())
     console.print(table)
+
+
+def params_of(cls) -> list[dict[str, object]]:
+    """A plugin class's params as its ``Params`` schema declares them (``Field(description=...)`` included)."""
+    fields = cls.Params.model_fields.items()
+    return [
+        {"name": field, "type": type_name(info.annotation),
+         "default": "required" if info.is_required() else info.default, "description": info.description or ""}
+        for field, info in fields
+    ]
+
+
+def type_name(annotation) -> str:
+    """``float``, or ``Literal['one_sided', 'two_sided']`` as written (without ``typing.``)."""
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 
 TargetArgument = Annotated[

@@ -190,3 +190,17 @@ def test_listing_plugins_does_not_import_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_plugins_name_shows_each_param_with_its_type_default_and_description(ganx):
+    import json
+
+    code, out, _ = ganx("plugins", "wgan", "--json")
+    assert code == 0
+    assert json.loads(out) == [{"category": "loss", "name": "wgan", "params": [{
+        "name": "clip", "type": "float", "default": 0.01,
+        "description": "clamp D's weights to [-clip, clip] after each D step; 0 = off"}]}]
+    code, out, _ = ganx("plugins", "wgan")
+    assert code == 0 and "clamp D's weights" in " ".join(out.split())
+    code, _, err = ganx("plugins", "hnge")
+    assert code == 2 and "did you mean 'hinge'" in err
