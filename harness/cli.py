@@ -33,7 +33,7 @@ DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cu
 def run(
     config: Annotated[Optional[Path], typer.Argument(help="Run config YAML (omit with --resume).")] = None,
     set_: SetOption = None,
-    out: Annotated[Optional[Path], typer.Option(help="Results folder [default: results/<name>].")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Results folder (default: results/<name>).")] = None,
     device: DeviceOption = None,
     resume: Annotated[
         Optional[Path], typer.Option(help="Continue the stopped run in this results folder from its checkpoint.")
@@ -93,7 +93,7 @@ def sweep(
     results: Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")] = Path("results"),
     device: DeviceOption = None,
     workers: Annotated[
-        Optional[int], typer.Option(min=1, help="Worker processes on this machine [default: the YAML's].")
+        Optional[int], typer.Option(min=1, help="Worker processes on this machine (default: the YAML's).")
     ] = None,
     devices: Annotated[
         Optional[str], typer.Option(help="GPUs for the workers in turn, e.g. 0,1 (one worker each by default).")
@@ -241,9 +241,9 @@ ResultsOption = Annotated[Path, typer.Option(help="Folder holding one sub-folder
 StudyOption = Annotated[Optional[str], typer.Option(help="Study name, when TARGET is a storage URL holding several.")]
 MetricOption = Annotated[
     Optional[list[str]],
-    typer.Option("--metric", help="Metric column (repeatable) [default: the objective, then every metric]."),
+    typer.Option("--metric", help="Metric column, repeatable (default: the objective, then every metric)."),
 ]
-BaselineOption = Annotated[Optional[str], typer.Option(help="Arm to compare against [default: baseline].")]
+BaselineOption = Annotated[Optional[str], typer.Option(help="Arm to compare against (default: baseline).")]
 CiOption = Annotated[float, typer.Option(help="Confidence level of the intervals.")]
 SortOption = Annotated[bool, typer.Option("--sort", help="Order arms best first by the objective.")]
 
