@@ -174,6 +174,35 @@ def writable(folder: Path, option: str) -> None:
 
 
 @app.command()
+def worker(
+    file: Annotated[Path, typer.Argument(help="The sweep YAML the sweep was started with.")],
+    set_: SetOption = None,
+    results: Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")] = Path("results"),
+    device: DeviceOption = None,
+    storage: Annotated[Optional[str], typer.Option(help="The sweep's storage URL, as given to `ganx sweep`.")] = None,
+) -> None:
+    """Join a started sweep as one more worker: train waiting cells until every cell has a result.
+
+    It coordinates nothing, so it runs anywhere the storage is reachable: another machine, a SLURM or Kubernetes job, a Ray task.
+    """  # noqa: E501 (one paragraph in --help)
+    from .sweep.config import load_sweep
+    from .sweep.runner import WorkerEnv, join, work
+    from .sweep.storage import masked
+
+    spec = load_sweep(file, list(set_ or []) + ([f"base.device={device}"] if device else []))
+    where = masked(storage or spec.config.storage or "") or f"journal {results / spec.config.name}/"
+    studies = join(spec, results, storage)
+    console.print(f"worker for sweep [bold]{spec.config.name}[/]; storage {escape(where)}", soft_wrap=True)
+    env = WorkerEnv()
+    try:
+        work(spec, results, studies, env)
+    except KeyboardInterrupt:  # the trial it trained is closed as interrupted; the sweep goes on elsewhere
+        console.print(f"[yellow]stopped after {len(env.ran)} cells; the cell it held is runnable again.[/]")
+        raise typer.Exit(130)
+    console.print(f"done: this worker trained {len(env.ran)} cells; every cell has a result")
+
+
+@app.command()
 def plugins(
     name: Annotated[Optional[str], typer.Argument(help="Show this plugin's params: type, default, description.")]
     = None,

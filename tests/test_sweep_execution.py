@@ -359,3 +359,27 @@ def test_trials_record_provenance(tmp_path, tiny, ganx):
     assert (attrs["seed"], attrs["config"]["seed"]) == (3, 3)
     assert {"torch", "optuna", "ganx"} <= set(attrs["provenance"]["packages"])
     assert "git" in attrs["provenance"] and attrs["worker"]["pid"] == os.getpid()
+
+
+def test_ganx_worker_joins_a_started_sweep_and_shares_its_cells(tmp_path, tiny, ganx, register_plugin, monkeypatch):
+    register_plugin(TestTricks())
+    monkeypatch.setenv(MARKER, str(tmp_path / "held"))
+    path = write(tmp_path, tiny, arms={"held": {"tricks": ["test-hold"]}, "a": {}, "b": {"loss": "hinge"}})
+    results = tmp_path / "results"
+    code, _, err = ganx("worker", path, "--results", results)
+    assert code == 2 and "has not been started" in err and "ganx sweep" in err
+
+    coordinator = ganx_process(tmp_path, "sweep", path, "--results", results)
+    wait_for(tmp_path / "held", coordinator)  # the coordinator holds its first cell; the others wait
+    joined = ganx_process(tmp_path, "worker", path, "--results", results)
+    sweep = load_sweep(path)
+    deadline = time.monotonic() + 300
+    while sum(t.state.name == "COMPLETE" for t in open_studies(sweep, results).main.trials) < 4:
+        assert time.monotonic() < deadline and joined.poll() is None
+        time.sleep(0.2)
+    (tmp_path / "release").touch()
+    assert "done: this worker trained" in finished(joined)
+    finished(coordinator)
+    study = open_studies(sweep, results).main
+    assert_exactly_once(study, [c.key for c in sweep.cells])
+    assert {t.user_attrs["worker"]["pid"] for t in study.trials} == {coordinator.pid, joined.pid}

@@ -143,19 +143,34 @@ def check_design(study, sweep: Sweep, force: bool = False) -> None:
     """Store the sweep's design on a new study; refuse a changed one with a diff unless ``force``."""
     stored = study.user_attrs.get("sweep")
     if stored is not None and stored != sweep.design and not force:
-        def dump(d):
-            return yaml.safe_dump(d, sort_keys=True).splitlines()
-
-        diff = difflib.unified_diff(dump(stored), dump(sweep.design), "study", sweep.source, lineterm="", n=1)
-        raise UserError(
-            f"{sweep.source}: study {sweep.config.name!r} was made from a different sweep; refusing to mix their "
-            "results. Re-run with --force to continue it anyway, or give the sweep a new name:\n" + "\n".join(diff)
-        )
+        raise changed_design(stored, sweep, "Re-run with --force to continue it anyway, or give the sweep a new name")
     if stored != sweep.design:
         study.set_user_attr("sweep", sweep.design)
         study.set_user_attr("arms", sweep.arms)
         if sweep.tuning:
             study.set_user_attr("tuning", {arm: tuning_name(sweep, arm) for arm in sweep.tuning})
+
+
+def changed_design(stored: dict[str, Any], sweep: Sweep, what_to_do: str) -> UserError:
+    """The refusal to mix a study made from another sweep design, with the diff."""
+    def dump(d):
+        return yaml.safe_dump(d, sort_keys=True).splitlines()
+
+    diff = difflib.unified_diff(dump(stored), dump(sweep.design), "study", sweep.source, lineterm="", n=1)
+    return UserError(f"{sweep.source}: study {sweep.config.name!r} was made from a different sweep; refusing to mix "
+                     f"their results. {what_to_do}:\n" + "\n".join(diff))
+
+
+def join(sweep: Sweep, results: Path, storage: str | None = None) -> Studies:
+    """The studies of a sweep that ``ganx sweep`` has started, for a worker that only works (``ganx worker``)."""
+    studies = open_studies(sweep, results, storage)
+    stored = studies.main.user_attrs.get("sweep")
+    if stored is None:
+        raise UserError(f"{sweep.source}: sweep {sweep.config.name!r} has not been started in this storage; start it "
+                        f"once with `ganx sweep {sweep.source}` (same --storage), then add workers")
+    if stored != sweep.design:
+        raise changed_design(stored, sweep, "A worker runs the sweep as it was started; use the same file")
+    return studies
 
 
 def outcome_attrs(sweep: Sweep) -> Callable[[Cell], dict[str, Any]]:
