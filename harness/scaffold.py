@@ -55,7 +55,7 @@ class Drift(Trick):
     Adds ``weight · E[D(x)²]`` to D's loss, so D's logits on real data do not drift far from 0.
     """
 
-    name = "$snake"
+    name = "${snake}_drift"  # rename it with the trick you write
 
     class Params(Params):
         weight: float = Field(0.001, ge=0, description="ε, the weight of the drift penalty")
@@ -88,21 +88,22 @@ def test_the_penalty_is_weight_times_mean_squared_real_logit():
 
 def test_the_trick_changes_training_only_when_its_weight_is_not_zero():
     baseline = train_tiny($module).losses
-    assert train_tiny($module, tricks=[{"name": "$snake", "weight": 0.0}]).losses == baseline
-    assert train_tiny($module, tricks=[{"name": "$snake", "weight": 1.0}]).losses != baseline
+    assert train_tiny($module, tricks=[{"name": "${snake}_drift", "weight": 0.0}]).losses == baseline
+    assert train_tiny($module, tricks=[{"name": "${snake}_drift", "weight": 1.0}]).losses != baseline
 ''')
 
 README = Template('''\
 # ganx-$name
 
-A plugin for ganx, the GAN ablation harness. It adds the trick `$snake`.
+A plugin for ganx, the GAN ablation harness. It adds the trick `${snake}_drift`, an example (ProGAN's drift
+penalty) to replace with your own trick.
 
 ```console
 $$ pip install -e . pytest   # now `ganx plugins` lists it
 $$ pytest                    # its tests, using ganx.testing
 ```
 
-Use it in a run or sweep config: `tricks: [{name: $snake, weight: 0.001}]`.
+Use it in a run or sweep config: `tricks: [{name: ${snake}_drift, weight: 0.001}]`.
 ''')
 
 GITIGNORE = "__pycache__/\n*.egg-info/\nbuild/\ndist/\n"

@@ -15,7 +15,7 @@ def test_scaffolded_package_installs_passes_its_test_and_is_listed(plugin_env, t
     tested = plugin_env.run("-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=plugin_env.root / "src" / "ganx-demo")
     assert "2 passed" in tested.stdout
 
-    row = next(r for r in plugin_env.plugins() if r["name"] == "demo")
+    row = next(r for r in plugin_env.plugins() if r["name"] == "demo_drift")
     assert (row["category"], row["package"], row["version"], row["plugin"]) == (
         "trick", "ganx-demo", "0.1.0", "ganx-demo:demo"
     )
