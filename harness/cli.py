@@ -191,6 +191,7 @@ def worker(
 
     spec = load_sweep(file, list(set_ or []) + ([f"base.device={device}"] if device else []))
     where = masked(storage or spec.config.storage or "") or f"journal {results / spec.config.name}/"
+    writable(results / spec.config.name, "--results")
     studies = join(spec, results, storage)
     console.print(f"worker for sweep [bold]{spec.config.name}[/]; storage {escape(where)}", soft_wrap=True)
     env = WorkerEnv()
@@ -252,13 +253,26 @@ def params_of(cls) -> list[dict[str, object]]:
     fields = cls.Params.model_fields.items()
     return [
         {"name": field, "type": type_name(info.annotation),
-         "default": "required" if info.is_required() else info.default, "description": info.description or ""}
+         "default": "required" if info.is_required() else info.get_default(call_default_factory=True),
+         "description": info.description or ""}
         for field, info in fields
     ]
 
 
 def type_name(annotation) -> str:
-    """``float``, or ``Literal['one_sided', 'two_sided']`` as written (without ``typing.``)."""
+    """A param's type as a user writes it: ``float``, ``list[int]``, ``Literal['a', 'b']``, ``int | None``."""
+    import types
+    from typing import Annotated, Literal, Union, get_args, get_origin
+
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:  # constraints (gt=0, ...) are checked, not shown
+        return type_name(args[0])
+    if origin is Literal:
+        return f"Literal[{', '.join(map(repr, args))}]"
+    if origin in (Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else type_name(a) for a in args)
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{', '.join(type_name(a) for a in args)}]"
     return annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("typing.", "")
 
 

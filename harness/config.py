@@ -278,14 +278,20 @@ def plugin_problems(specs: list[tuple[str, str, Spec]], catalog) -> list[str]:
 def conflicts(config: RunConfig, catalog) -> list[str]:
     """Settings that are each valid but contradict each other: what every plugin of ``config`` declares
     through :meth:`ganx.Plugin.conflicts`, each reason prefixed with the plugin's field path."""
-    problems = []
+    problems, asked = [], set()
     for path, category, spec in config.plugin_specs():
+        if (category, spec.name, repr(spec.params)) in asked:  # arch/norm: one spec for G and D is asked once
+            continue
+        asked.add((category, spec.name, repr(spec.params)))
         cls = catalog.get(category, spec.name)
         try:
-            problems += [f"{path}: {reason}" for reason in cls.conflicts(cls.Params(**spec.params), config)]
+            reasons = cls.conflicts(cls.Params(**spec.params), config)
+            reasons = [reasons] if isinstance(reasons, str) else reasons  # one reason, returned bare
+            problems += [f"{path}: {' '.join(str(reason).split())}" for reason in reasons]
         except Exception as exc:  # a plugin's own bug, named like any plugin failure
-            problems.append(f"{path}: {category} plugin {spec.name!r} failed in conflicts: {type(exc).__name__}: {exc}")
-    return list(dict.fromkeys(problems))  # arch/norm: one spec for G and D asks twice
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+            problems.append(f"{path}: {category} plugin {spec.name!r} failed in conflicts: {detail}")
+    return problems
 
 
 def load_run(path: Path, sets: list[str] = (), catalog=None) -> RunConfig:
@@ -304,6 +310,7 @@ def blame_sets(problems: list[str], source: str, sets: list[str]) -> list[str]:
     for problem in problems:
         rest = problem.removeprefix(f"{source}: ")
         field = ".".join(rest.split(": ")[:-1])  # 'base: steps' -> 'base.steps'
-        culprit = next((a for key, a in keys.items() if field == key or field.startswith((f"{key}.", f"{key}["))), None)
+        matching = [key for key in keys if field == key or field.startswith((f"{key}.", f"{key}["))]
+        culprit = keys[max(matching, key=len)] if matching else None  # the most specific --set
         blamed.append(f"--set {culprit}: {rest}" if culprit and rest != problem else problem)
     return blamed

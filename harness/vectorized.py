@@ -58,9 +58,13 @@ def why_not(configs: list[RunConfig], catalog: Catalog | None = None) -> str | N
     hooked = [p for p in HOOK_POINTS if overrides(loss, p)]
     if hooked:
         return f"loss {loss.name} acts through the hook {hooked[0]}"
-    other = [t.name for t in first.tricks if not catalog.get("trick", t.name).batched]
-    if other:
-        return f"trick {other[0]} is not supported (it does not declare batched = True)"
+    for spec in first.tricks:
+        trick = catalog.create("trick", spec)
+        if not trick.batched:
+            return f"trick {trick.name} is not supported (it does not declare batched = True)"
+        acting = [p for p in HOOK_POINTS if p != "setup" and overrides(trick, p)]
+        if acting:  # a batched trick only shapes the loop in setup; a hook would be skipped here
+            return f"trick {trick.name} declares batched = True but acts through the hook {acting[0]}"
     return None
 
 

@@ -97,3 +97,12 @@ def test_a_base_problem_is_said_once_and_a_set_value_is_blamed_for_its_own(tmp_p
     assert err.value.problems[0] == "--set base.steps=-1: base: steps: Input should be greater than 0 (got -1)"
     assert sum("steps" in p for p in err.value.problems) == 1
     assert any(p.startswith(f"{path}: arms.bad: loss: unknown loss plugin 'hnge'") for p in err.value.problems)
+
+
+def test_a_problem_only_some_arms_share_with_an_incomplete_base_names_those_arms(tmp_path, tiny):
+    base = {k: v for k, v in tiny.items() if k != "dataset"}  # every arm but c completes it
+    data = {"name": "s", "base": base, "objective": {"metric": "modes"},
+            "arms": {"a": {"dataset": "grid25"}, "b": {"dataset": "ring8"}, "c": {"loss": "hinge"}}}
+    with pytest.raises(UserError) as err:
+        validate_sweep(data, "s.yaml")
+    assert err.value.problems == ["s.yaml: arms.c: dataset: required but missing"]

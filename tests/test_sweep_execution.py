@@ -368,6 +368,7 @@ def test_ganx_worker_joins_a_started_sweep_and_shares_its_cells(tmp_path, tiny, 
     results = tmp_path / "results"
     code, _, err = ganx("worker", path, "--results", results)
     assert code == 2 and "has not been started" in err and "ganx sweep" in err
+    assert not (results / "x").exists()  # a worker creates nothing for a sweep that was never started
 
     coordinator = ganx_process(tmp_path, "sweep", path, "--results", results)
     wait_for(tmp_path / "held", coordinator)  # the coordinator holds its first cell; the others wait

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from ganx import TrainingFailure, hookimpl
+from ganx import TrainingFailure, Trick, hookimpl
 from ganx.config import validate_run
 from ganx.plugins.architectures import MLP
 from ganx.trainer import train
@@ -139,3 +139,25 @@ def test_a_diverging_seed_fails_alone(tiny, tmp_path, register_plugin):
     for k in (0, 2):
         assert outcomes[k]["metrics"] == pytest.approx(train(configs[k])["metrics"], rel=1e-4, abs=1e-6)
         assert rows(tmp_path / f"s{k}")[-1]["step"] == 12
+
+
+class ClaimsBatched(Trick):
+    """A third party's trick that declares batched = True yet acts through a hook the batched model skips."""
+
+    name = "test-claims-batched"
+    batched = True
+
+    def after_d_step(self, run):
+        pass
+
+
+def test_a_trick_declaring_batched_but_acting_through_a_hook_is_not_vectorized(tiny, register_plugin):
+    class Plugin:
+        @hookimpl
+        def register_tricks(self, register):
+            register(ClaimsBatched)
+
+    register_plugin(Plugin())
+    reason = why_not(seeds_of(tiny, {"tricks": ["test-claims-batched"]}))
+    assert reason == "trick test-claims-batched declares batched = True but acts through the hook after_d_step"
+    assert why_not(seeds_of(tiny, {"tricks": ["d_steps", "ttur"]})) is None

@@ -214,9 +214,10 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
                 for k in range(sweep.search.trials_per_arm)
             ]
     in_base = base_problems(sweep.base, catalog) if failing else set()
-    problems = [  # a problem of base itself, repeated by the arms that keep it: said once
+    problems = [  # a problem of base itself that every arm repeats: said once
         line for rest, wheres in failing.items()
-        for line in ([f"{source}: base: {rest}"] if rest in in_base else [f"{w}: {rest}" for w in wheres])
+        for line in ([f"{source}: base: {rest}"] if rest in in_base and len(wheres) == len(design)
+                     else [f"{w}: {rest}" for w in wheres])
     ] + problems
     if problems:
         raise UserError(*problems)

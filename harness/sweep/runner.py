@@ -162,15 +162,27 @@ def changed_design(stored: dict[str, Any], sweep: Sweep, what_to_do: str) -> Use
 
 
 def join(sweep: Sweep, results: Path, storage: str | None = None) -> Studies:
-    """The studies of a sweep that ``ganx sweep`` has started, for a worker that only works (``ganx worker``)."""
-    studies = open_studies(sweep, results, storage)
-    stored = studies.main.user_attrs.get("sweep")
+    """The studies of a sweep that ``ganx sweep`` has started, for a worker that only works (``ganx worker``).
+
+    Nothing is created for a sweep that was never started (a mistyped name, folder or URL)."""
+    studies = open_studies(sweep, results, storage) if started(sweep, results, storage) else None
+    stored = studies.main.user_attrs.get("sweep") if studies else None
     if stored is None:
         raise UserError(f"{sweep.source}: sweep {sweep.config.name!r} has not been started in this storage; start it "
                         f"once with `ganx sweep {sweep.source}` (same --storage), then add workers")
     if stored != sweep.design:
         raise changed_design(stored, sweep, "A worker runs the sweep as it was started; use the same file")
     return studies
+
+
+def started(sweep: Sweep, results: Path, storage: str | None = None) -> bool:
+    """Whether the sweep's main study exists (without creating anything)."""
+    import optuna
+
+    url = storage or sweep.config.storage
+    if not url:
+        return (sweep_dir(results, sweep.config.name) / "study.journal").is_file()
+    return sweep.config.name in optuna.get_all_study_names(open_rdb(url))
 
 
 def outcome_attrs(sweep: Sweep) -> Callable[[Cell], dict[str, Any]]:
