@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperCommand
 
 from .errors import EnvironmentFault, UserError, environment_fault
 
@@ -21,6 +22,17 @@ app = typer.Typer(
 )
 console = Console()
 INCOMPLETE = 1  # exit code of `sweep` and `table` while some cell has no outcome (the table says which)
+
+class VisibleUsage(TyperCommand):
+    """A command whose usage line leaves out its hidden arguments (``ganx sweep validate FILE``'s FILE)."""
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not getattr(param, "hidden", False):
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -81,7 +93,7 @@ def run(
     console.print(f"results in {out}/ (samples.png, curves.png, metrics.jsonl, final.json, checkpoint.pt)")
 
 
-@app.command()
+@app.command(cls=VisibleUsage)
 def sweep(
     file: Annotated[str, typer.Argument(
         help="Sweep YAML to run or resume. `ganx sweep validate FILE` only checks it; "

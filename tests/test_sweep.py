@@ -106,3 +106,9 @@ def test_a_problem_only_some_arms_share_with_an_incomplete_base_names_those_arms
     with pytest.raises(UserError) as err:
         validate_sweep(data, "s.yaml")
     assert err.value.problems == ["s.yaml: arms.c: dataset: required but missing"]
+
+
+def test_the_sweep_usage_line_shows_no_hidden_argument(ganx):
+    code, out, _ = ganx("sweep", "--help")
+    usage = next(line for line in out.splitlines() if "Usage:" in line)
+    assert code == 0 and " ".join(usage.split()) == "Usage: ganx sweep [OPTIONS] {FILE | validate FILE | schema}"
