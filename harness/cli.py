@@ -23,6 +23,16 @@ app = typer.Typer(
 console = Console()
 INCOMPLETE = 1  # exit code of `sweep` and `table` while some cell has no outcome (the table says which)
 
+def print_table(table) -> None:
+    """Print a table; into a pipe, a file or a CI log, at its natural width, so that no cell wraps
+    (a terminal's own width still rules on a terminal)."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = Console(width=10_000).measure(table).maximum
+    Console(width=max(80, natural), highlight=False).print(table, soft_wrap=False)
+
+
 class VisibleUsage(TyperCommand):
     """A command whose usage line leaves out its hidden arguments (``ganx sweep validate FILE``'s FILE)."""
 
@@ -161,7 +171,7 @@ def sweep(
         missing = unfinished(studies.main)
         if not finished and not missing:
             console.print("nothing left to run; every cell is finished")
-        console.print(study_table(studies.main))
+        print_table(study_table(studies.main))
     except Exception as exc:
         fault = environment_fault(exc)
         if fault is None:
@@ -327,7 +337,7 @@ def table(
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
     found, folder = open_target(target, results, study)
     if fmt == "rich":
-        console.print(study_table(found, metric, baseline, ci, sort, folder))
+        print_table(study_table(found, metric, baseline, ci, sort, folder))
     else:
         sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort, folder))
     if unfinished(found):

@@ -308,6 +308,8 @@ def test_cli_table_formats_and_locations(tmp_path, ganx, monkeypatch):
     journal_study(tmp_path / "results/fx", arms_study)
     code, out, _ = ganx("table", "fx")
     assert code == 0 and "ganx sweep fx" in out and "3/1/0" in out and "exact permutation" in out
+    [hinge] = [line for line in out.splitlines() if line.startswith("│ hinge")]  # piped: no cell wraps
+    assert "19.3 ± 3.79" in hinge and hinge.rstrip("│ ").endswith("3/1/0")
     assert "report: `ganx report results/fx` writes results/fx/report.md" in out
     assert "pictures per run: results/fx/runs/<arm>-s<seed>/samples.png and curves.png" in out
     code, out, _ = ganx("table", tmp_path / "results/fx", "--format", "latex", "--metric", "reverse_kl")
