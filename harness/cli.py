@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -82,7 +83,8 @@ def run(
 
     console.print(f"{'resuming' if resume else 'training'} [bold]{cfg.name}[/] for {cfg.steps} steps → {out}")
     try:
-        final = train(cfg, out, resume=bool(resume))
+        with run_progress(cfg.steps) as progress:
+            final = train(cfg, out, resume=bool(resume), progress=progress)
     except TrainingFailure as failure:
         console.print(f"[red]run failed at step {failure.step}: {escape(failure.reason)}[/]")
         raise typer.Exit(1)
@@ -101,6 +103,31 @@ def run(
     for metric, value in final["metrics"].items():
         console.print(f"  {metric:>12} = {value:.4g}")
     console.print(f"results in {out}/ (samples.png, curves.png, metrics.jsonl, final.json, checkpoint.pt)")
+
+
+@contextmanager
+def run_progress(steps: int):
+    """``train``'s ``progress``: a live bar with the latest losses on a terminal; otherwise (a pipe, a
+    log) one plain line about every 10% of the steps."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    def losses(row: dict[str, float]) -> str:
+        return "  ".join(f"{k}={row[k]:.4g}" for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in row)
+
+    if not console.is_terminal:
+        every, shown = max(1, steps // 10), [0]
+
+        def line(step: int, row: dict[str, float]) -> None:
+            if step - shown[0] >= every or step == steps:
+                shown[0] = step
+                console.print(f"  step {step}/{steps}  {losses(row)}", highlight=False)
+
+        yield line
+        return
+    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("", total=steps)
+        yield lambda step, row: bar.update(task, completed=step, description=losses(row))
 
 
 @app.command(cls=VisibleUsage)

@@ -313,10 +313,12 @@ def train(
     catalog: Catalog | None = None,
     report: Report | None = None,
     resume: bool = False,
+    progress: Report | None = None,
 ) -> dict[str, Any]:
     """Train one GAN; write results into ``out`` if given. Returns the final metrics and protocol.
 
-    ``report(step, metrics)`` is called after every evaluation (a sweep uses it for pruning).
+    ``report(step, metrics)`` is called after every evaluation (a sweep uses it for pruning), and
+    ``progress(step, row)`` after every log row (``ganx run`` shows it).
     With ``resume``, training continues from ``out/checkpoint.pt``. SIGINT/SIGTERM stop the run
     after the current step with a checkpoint saved, raising :class:`ganx.resume.Interrupted`.
     Raises TrainingFailure if the run diverges.
@@ -349,6 +351,8 @@ def train(
                     row = log.flush(run)
                     if writer:
                         writer.log({"step": step + 1, **row})
+                    if progress:
+                        progress(step + 1, row)
                 if (eval_every and (step + 1) % eval_every == 0) or step + 1 == config.steps:
                     values, protocol, fake = evaluate(run, hooks, metrics)
                     if writer:
