@@ -112,3 +112,16 @@ def test_the_sweep_usage_line_shows_no_hidden_argument(ganx):
     code, out, _ = ganx("sweep", "--help")
     usage = next(line for line in out.splitlines() if "Usage:" in line)
     assert code == 0 and " ".join(usage.split()) == "Usage: ganx sweep [OPTIONS] {FILE | validate FILE | schema}"
+
+
+def test_each_trial_carries_its_arm_and_grid_levels_as_params_that_optunas_own_tools_read(tmp_path, tiny):
+    import optuna
+
+    sweep = validate_sweep({"name": "g", "base": tiny, "seeds": [0, 1], "objective": {"metric": "modes"},
+                            "grid": {"loss": ["nsgan", "hinge"], "latent_dim": [2, 4]}}, "g.yaml")
+    study = run_sweep(sweep, tmp_path / "results")
+    assert {(t.params["loss"], t.params["latent_dim"], t.params["arm"]) for t in study.trials} == {
+        (loss, str(latent), f"loss={loss},latent_dim={latent}") for loss in ("nsgan", "hinge") for latent in (2, 4)}
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    importance = optuna.importance.get_param_importances(study, evaluator=evaluator, params=["loss", "latent_dim"])
+    assert set(importance) == {"loss", "latent_dim"}

@@ -1,7 +1,7 @@
 """The one place where ganx reaches past Optuna's public API: a study's storage and a trial's id.
 
 Optuna has no public call to claim one given waiting trial (its own pop is private), to write an
-attribute of a trial that another process runs, or to fail such a trial. Each is a public method of
+attribute or a param of a trial that another process runs, or to fail such a trial. Each is a public method of
 the study's storage, reached through ``study._storage`` and ``trial._trial_id``. Everything else in
 ganx uses Optuna's public API; ``tests/test_public_api.py`` checks that no other module does this.
 """
@@ -31,6 +31,11 @@ def running_trial(study, frozen):
 def set_user_attr(study, trial, key: str, value: Any) -> None:
     """Set a user attr of any unfinished trial (a frozen one too, or one another process runs)."""
     study._storage.set_trial_user_attr(trial._trial_id, key, value)
+
+
+def set_param(study, trial, name: str, value: Any, distribution) -> None:
+    """Record ``value`` of ``distribution`` as the trial's param ``name`` without sampling it."""
+    study._storage.set_trial_param(trial._trial_id, name, distribution.to_internal_repr(value), distribution)
 
 
 def fail(study, trial) -> bool:

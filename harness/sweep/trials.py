@@ -17,8 +17,9 @@ import yaml
 
 from ..errors import PluginError, TrainingFailure, UserError, environment_fault
 from ..store import exclusive
-from . import liveness, queue
+from . import liveness, optuna_adapter, queue
 from .config import Cell, Sweep, with_params
+from .design import label
 from .runner import WorkerEnv, outcome_attrs, sweep_dir
 
 RESUMABLE = ("interrupted", "lost", "fault")  # attempts whose checkpoint the next attempt continues
@@ -64,12 +65,29 @@ def prepare(study, trial, cell: Cell, sweep: Sweep, results: Path, env: WorkerEn
     config = cell_config(cell, params, env)
     out = run_folder(sweep, results, cell)
     set_attrs(trial, {"run_dir": str(out), "config": config.dump(), "seed": cell.seed, "provenance": provenance()})
+    record_design(study, trial, cell, sweep)
     resumed = resume_point(study, trial, cell.key, config, out)
     if resumed is None:  # never continue the checkpoint of a crashed, diverged or other run
         (out / "checkpoint.pt").unlink(missing_ok=True)
     else:
         trial.set_user_attr("resumed_from", resumed)
     return config, out, resumed
+
+
+def record_design(study, trial, cell: Cell, sweep: Sweep) -> None:
+    """The cell's arm and grid levels as the trial's categorical params, so that Optuna's own tools
+    (optuna-dashboard's importance, slice and parallel-coordinate plots) see the ablation."""
+    from optuna.distributions import CategoricalDistribution
+
+    if cell.tune is not None:  # a tuning trial's params are its searched ones
+        return
+    choices = {"arm": sweep.arms} | {axis: [label(v) for v in values] for axis, values in sweep.config.grid.items()}
+    values = {"arm": cell.arm} | {axis: label(v) for axis, v in sweep.factors.get(cell.arm, {}).items()}
+    for name, value in values.items():
+        try:
+            optuna_adapter.set_param(study, trial, name, value, CategoricalDistribution(choices[name]))
+        except ValueError:  # a study continued with --force under other arms: its earlier choices differ
+            return
 
 
 def cell_config(cell: Cell, params: dict[str, Any], env: WorkerEnv):
