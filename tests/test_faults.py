@@ -91,7 +91,7 @@ def kill_at_random_moments(tmp_path, tiny, kills: int, extra: list[str], seed: i
     for _ in range(kills):
         process = ganx_group(tmp_path, *command)
         try:
-            process.wait(timeout=rng.uniform(0.3, 5.0))
+            process.wait(timeout=rng.uniform(0.3, 4.0))
         except subprocess.TimeoutExpired:
             landed += 1
         try:
