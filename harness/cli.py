@@ -106,9 +106,9 @@ def run(
 
 
 @contextmanager
-def run_progress(steps: int):
+def run_progress(steps: int, unit: str = "step"):
     """``train``'s ``progress``: a live bar with the latest losses on a terminal; otherwise (a pipe, a
-    log) one plain line about every 10% of the steps."""
+    log) one plain line about every 10% of the steps (or samples)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     def losses(row: dict[str, float]) -> str:
@@ -120,7 +120,7 @@ def run_progress(steps: int):
         def line(step: int, row: dict[str, float]) -> None:
             if step - shown[0] >= every or step == steps:
                 shown[0] = step
-                console.print(f"  step {step}/{steps}  {losses(row)}", highlight=False)
+                console.print(f"  {unit} {step}/{steps}  {losses(row)}".rstrip(), highlight=False)
 
         yield line
         return
@@ -220,6 +220,31 @@ def writable(folder: Path, option: str) -> None:
         raise UserError(f"{option} {folder.parent}: cannot write results here ({existing} is not a folder)")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserError(f"{option} {folder.parent}: cannot write results here ({existing} is read-only)")
+
+
+@app.command()
+def sample(
+    run_dir: Annotated[Path, typer.Argument(help="A run's results folder (config.yaml and checkpoint.pt).")],
+    n: Annotated[int, typer.Option("--n", help="How many samples, e.g. 50000 for FID.")] = 10_000,
+    fmt: Annotated[str, typer.Option("--format", help="npz (uint8 NHWC images, or float points), png-dir, or grid.")]
+    = "npz",
+    out: Annotated[Optional[Path], typer.Option(help="File or folder to write (default: RUN_DIR/samples.npz, ...).")]
+    = None,
+    ema: Annotated[bool, typer.Option("--ema/--no-ema", help="Use the EMA generator when the run has one.")] = True,
+    truncation: Annotated[Optional[float], typer.Option(help="Redraw latent entries beyond ±T.")] = None,
+    device: DeviceOption = None,
+) -> None:
+    """Draw samples from a trained run's checkpoint, in batches, in what FID tools read."""
+    from .sampling import FORMATS
+    from .sampling import sample as draw
+
+    if fmt not in FORMATS:
+        raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
+    out = out or run_dir / {"npz": "samples.npz", "png-dir": "samples", "grid": "samples-grid.png"}[fmt]
+    with run_progress(n, "samples") as progress:
+        written = draw(run_dir, n, fmt, out, ema=ema, truncation=truncation, device=device,
+                       progress=lambda done: progress(done, {}))
+    console.print(f"{n} samples → {escape(str(written))}")
 
 
 @app.command()
