@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ganx import Trick, hookimpl
 from ganx.sweep import liveness, optuna_adapter
 from ganx.sweep.config import load_sweep
 from ganx.sweep.runner import open_studies
@@ -373,28 +374,41 @@ def test_a_locked_database_is_not_an_outage_but_a_refused_connection_is():
 FAULTS: list[str] = []  # what the test tricks below do next
 
 
-class FullDiskInPlugin:
+class WritesOnAFullDisk(Trick):
     """A trick that writes a file of its own, onto a disk that is full while FAULTS holds 'disk'."""
 
-    from ganx import Trick as _Trick
+    name = "test-writes"
 
-    class Trick(_Trick):
-        name = "test-writes"
+    def after_g_step(self, run):
+        if "disk" in FAULTS:
+            raise OSError(28, "No space left on device", "/results/plugin-cache.bin")
 
-        def after_g_step(self, run):
-            if "disk" in FAULTS:
-                raise OSError(28, "No space left on device", "/results/plugin-cache.bin")
 
-    @staticmethod
-    def register_tricks(register):
-        register(FullDiskInPlugin.Trick)
+class TakenForLost(Trick):
+    """A trick whose trial is closed as lost by 'another process' at step 5, while it still trains."""
+
+    name = "test-taken"
+
+    def after_g_step(self, run):
+        if run.step == 5 and "take" in FAULTS:
+            FAULTS.remove("take")
+            from ganx.sweep import queue as cells
+
+            study = open_studies(load_sweep(Path(FAULTS[0])), Path(FAULTS[1])).main
+            [running] = [t for t in study.trials if t.state.name == "RUNNING"]
+            cells.close(study, running, "lost", "taken for lost by another worker (test)")
+
+
+class FaultTricks:
+    @hookimpl
+    def register_tricks(self, register):
+        register(WritesOnAFullDisk)
+        register(TakenForLost)
 
 
 def test_a_full_disk_inside_a_plugin_stops_the_sweep_and_leaves_the_cell_runnable(tmp_path, tiny, ganx,
                                                                                    register_plugin):
-    from ganx import hookimpl
-
-    register_plugin(type("Plugin", (), {"register_tricks": staticmethod(hookimpl(FullDiskInPlugin.register_tricks))}))
+    register_plugin(FaultTricks())
     path = write(tmp_path, {**tiny, "tricks": ["test-writes"]}, seeds=[0])
     results = tmp_path / "results"
     FAULTS[:] = ["disk"]
@@ -409,33 +423,9 @@ def test_a_full_disk_inside_a_plugin_stops_the_sweep_and_leaves_the_cell_runnabl
     assert_exactly_once(open_studies(load_sweep(path), results).main, ["baseline/s0"])
 
 
-class TakenForLost:
-    """A trick whose trial is closed as lost by 'another process' at step 5, while it still trains."""
-
-    from ganx import Trick as _Trick
-
-    class Trick(_Trick):
-        name = "test-taken"
-
-        def after_g_step(self, run):
-            if run.step == 5 and "take" in FAULTS:
-                FAULTS.remove("take")
-                from ganx.sweep import queue as cells
-
-                study = open_studies(load_sweep(Path(FAULTS[0])), Path(FAULTS[1])).main
-                [running] = [t for t in study.trials if t.state.name == "RUNNING"]
-                cells.close(study, running, "lost", "taken for lost by another worker (test)")
-
-    @staticmethod
-    def register_tricks(register):
-        register(TakenForLost.Trick)
-
-
 def test_a_worker_whose_trial_was_taken_for_lost_lets_it_go_and_the_cell_runs_once(tmp_path, tiny, ganx,
                                                                                    register_plugin):
-    from ganx import hookimpl
-
-    register_plugin(type("Plugin", (), {"register_tricks": staticmethod(hookimpl(TakenForLost.register_tricks))}))
+    register_plugin(FaultTricks())
     path = write(tmp_path, {**tiny, "tricks": ["test-taken"], "eval": {"every": 4, "samples": 500}}, seeds=[0])
     results = tmp_path / "results"
     FAULTS[:] = [str(path), str(results), "take"]
