@@ -53,6 +53,12 @@ def no_space(path) -> EnvironmentFault:
     return EnvironmentFault(f"{path}: no space left on device" if path else "no space left on device")
 
 
+def write_failure(path, exc: OSError, problem: str) -> EnvironmentFault | UserError:
+    """A failed write at ``path``: a full disk is an :class:`EnvironmentFault`; anything else (a
+    read-only folder, a file in the way) is the user's to fix, said as ``problem``."""
+    return no_space(path) if exc.errno in NO_SPACE else UserError(problem)
+
+
 def environment_fault(exc: BaseException) -> EnvironmentFault | None:
     """The fault behind ``exc`` (a full disk, a lost database connection), or None if it is something else."""
     seen = exc

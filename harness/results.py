@@ -26,11 +26,9 @@ class RunWriter:
         try:
             self.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            from .errors import NO_SPACE, UserError, no_space
+            from .errors import write_failure
 
-            if exc.errno in NO_SPACE:
-                raise no_space(self.out) from None
-            raise UserError(f"{self.out}: cannot write results here ({exc.strerror})") from None
+            raise write_failure(self.out, exc, f"{self.out}: cannot write results here ({exc.strerror})") from None
         store.write_text(self.out / "config.yaml", yaml.safe_dump(config.dump(), sort_keys=False))
         self.metrics_path.unlink(missing_ok=True)
 

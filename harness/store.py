@@ -11,19 +11,18 @@ import json
 import os
 import re
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import NO_SPACE, EnvironmentFault, UserError, no_space
+from .errors import EnvironmentFault, UserError, write_failure
 from .resume import held_signals
 
 
 def _cannot_write(path: Path, exc: OSError) -> UserError | EnvironmentFault:
-    """A full disk is an :class:`EnvironmentFault` (the run can go on later); anything else is the user's to fix."""
-    if exc.errno in NO_SPACE:
-        return no_space(path)
-    return UserError(f"{path}: cannot write results ({exc.strerror or exc}); the previous file is unchanged")
+    problem = f"{path}: cannot write results ({exc.strerror or exc}); the previous file is unchanged"
+    return write_failure(path, exc, problem)
 
 
 def _umask() -> int:
@@ -64,21 +63,56 @@ def _write_then_rename(path: Path, write: Callable[[Any], None], mode: str) -> N
         raise
 
 
+class FileLock:
+    """An ``flock`` on the file at ``path``, held by one thread at a time; the kernel releases it when
+    its process dies, even by SIGKILL. ``acquire``/``release`` (Optuna's journal ``lock_obj``) or ``with``."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.threads = threading.Lock()
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        self.threads.acquire()
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self.threads.release()
+            raise
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self.fd = self.fd, None
+        try:
+            os.close(fd)  # closing the only descriptor drops the flock
+        finally:
+            self.threads.release()
+
+    def __enter__(self) -> "FileLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
 @contextmanager
 def exclusive(folder: Path) -> Iterator[None]:
-    """Hold ``folder``'s writer lock (an ``flock`` on ``folder/.lock``, released even by SIGKILL): one
-    attempt at a time writes a run folder, even when a stalled worker's attempt was taken for lost."""
+    """Hold ``folder``'s writer lock (a :class:`FileLock` on ``folder/.lock``): one attempt at a time
+    writes a run folder, even when a stalled worker's attempt was taken for lost."""
     folder = Path(folder)
+    lock = FileLock(folder / ".lock")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+        lock.acquire()
     except OSError as exc:
         raise _cannot_write(folder / ".lock", exc) from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def write_text(path: Path, text: str) -> None:

@@ -13,20 +13,19 @@ writer killed mid-append never leaves it locked; SIGINT/SIGTERM wait until an ap
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from optuna.storages.journal import JournalFileBackend
 
-from ..errors import NO_SPACE, UserError, no_space
+from ..errors import UserError, write_failure
 from ..resume import held_signals
+from ..store import FileLock
 
 
 def open_journal(path: Path):
@@ -42,55 +41,19 @@ def open_journal(path: Path):
                 backend.repair()
         return JournalStorage(backend)
     except OSError as exc:
-        if exc.errno in NO_SPACE:
-            raise no_space(path) from None
-        raise UserError(f"{path}: cannot open the sweep's journal ({exc.strerror or exc})") from None
+        raise write_failure(path, exc, f"{path}: cannot open the sweep's journal ({exc.strerror or exc})") from None
     except ValueError as exc:  # json's decode error included
         raise UserError(f"{path}: a record in the middle of the journal is corrupted ({exc}); "
                         "restore it from a backup, or give the sweep a new name") from None
 
 
-class FlockLock:
-    """The journal's lock (Optuna's ``lock_obj``: ``acquire``, ``release``; also a context manager):
-    an ``flock`` on ``<journal>.flock``, held by one thread at a time."""
-
-    def __init__(self, journal: Path):
-        self.path = f"{journal}.flock"
-        self.threads = threading.Lock()
-        self.fd: int | None = None
-
-    def acquire(self) -> bool:
-        self.threads.acquire()
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
-            self.threads.release()
-            raise
-        self.fd = fd
-        return True
-
-    def release(self) -> None:
-        fd, self.fd = self.fd, None
-        try:
-            os.close(fd)  # closing the only descriptor drops the flock
-        finally:
-            self.threads.release()
-
-    def __enter__(self) -> "FlockLock":
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
 class Journal(JournalFileBackend):
-    """Optuna's journal file backend, locked by :class:`FlockLock`, that repairs a torn end before appending."""
+    """Optuna's journal file backend, locked by an ``flock`` on ``<journal>.flock`` (:class:`ganx.store.FileLock`,
+    Optuna's ``lock_obj``), that repairs a torn end before appending."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.lock = FlockLock(self.path)
+        self.lock = FileLock(f"{self.path}.flock")
         super().__init__(str(self.path), lock_obj=self.lock)
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:

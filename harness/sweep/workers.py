@@ -105,11 +105,11 @@ def run_workers(sweep: Sweep, results: Path, storage: str | None, studies: Studi
         except KeyboardInterrupt:  # our handler between trials, or the trainer's Interrupted (a subclass)
             stopped.append(signal.SIGTERM)
             stop_children()
-        except Exception as exc:  # a full disk or a lost database stops every worker, then is reported
+        except Exception:  # a full disk or a lost database stops every worker; the CLI reports it
             stop_children()
             for process in processes:
                 process.join()
-            raise environment_fault(exc) or exc
+            raise
         for process in processes:
             process.join()
     finally:
