@@ -1,10 +1,10 @@
-"""Vectorized seeds: K seeds of one arm trained as one batched model against K separate runs.
+"""Vectorized seeds: K seeds of one arm stacked into one model against K separate runs.
 
-For each model size, ``ganx.vectorized.train_vectorized`` trains K seeds together, and
+For each model size, ``ganx.trainer.train_seeds`` trains K seeds together (stacked), and
 ``ganx.trainer.train`` trains the same K configs one after another, interleaved at one thread.
-``speedup`` is the median over rounds of (time of the K separate runs) / (time of the batched one),
+``speedup`` is the median over rounds of (time of the K separate runs) / (time of the stacked one),
 both whole calls (setup and final sampling included). Before timing, the benchmark checks that the
-batched seeds' final metrics equal the separate runs' (``same_result``).
+stacked seeds' final metrics equal the separate runs' (``same_result``).
 
     python benchmarks/bench_vectorized.py [--quick] [--k 8]
 """
@@ -20,8 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from timing import interleave, median_ratio, report
 
 from ganx.config import validate_run
-from ganx.trainer import train
-from ganx.vectorized import train_vectorized
+from ganx.trainer import train, train_seeds
 
 # (label, hidden widths of G and D, batch size, latent dim, steps per timed call)
 SIZES = [
@@ -43,7 +42,7 @@ def configs(hidden: list[int], batch: int, latent: int, steps: int, k: int) -> l
 
 def same_result(runs: list) -> bool:
     short = [c.model_copy(update={"steps": 20, "log_every": 10}) for c in runs[:3]]
-    together = [t["metrics"] for t in train_vectorized(short)]
+    together = [t["metrics"] for t in train_seeds(short)]
     separate = [train(c)["metrics"] for c in short]
     return all(math.isclose(t[m], s[m], rel_tol=1e-4, abs_tol=1e-6) for t, s in zip(together, separate) for m in s)
 
@@ -60,7 +59,7 @@ def main() -> None:
         runs = configs(hidden, batch, latent, steps, args.k)
         seconds = interleave({
             "separate": lambda runs=runs: [train(c) for c in runs],
-            "vectorized": lambda runs=runs: train_vectorized(runs),
+            "vectorized": lambda runs=runs: train_seeds(runs),
         }, rounds=1 if args.quick else args.rounds)
         step_ms = {name: 1e3 * min(s) / (steps * args.k) for name, s in seconds.items()}
         rows.append({

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 # The names below load on first use (PEP 562), so ``ganx --help`` does not pay for pydantic and pluggy.
 _HOME = {
     **dict.fromkeys(
-        ("Architecture", "DBatch", "Dataset", "Evaluation", "GBatch", "Loss", "Metric", "Normalization",
-         "Params", "Plugin", "Run", "Trick", "TrainingHooks"),
+        ("Architecture", "DBatch", "Dataset", "Evaluation", "GBatch", "Initialization", "Loss", "Metric",
+         "Normalization", "Params", "Plugin", "Run", "Trick", "TrainingHooks"),
         "components",
     ),
     "TrainingFailure": "errors",
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         DBatch,
         Evaluation,
         GBatch,
+        Initialization,
         Loss,
         Metric,
         Normalization,
@@ -70,6 +71,7 @@ __all__ = [
     "Dataset",
     "Evaluation",
     "GBatch",
+    "Initialization",
     "Loss",
     "Metric",
     "Normalization",

@@ -119,6 +119,11 @@ class Run:
     Tricks may replace ``generator``/``discriminator`` or ``sample_z`` (a :class:`SampleZ`) and edit
     ``optimizer`` in :meth:`TrainingHooks.setup`, and may change ``d_steps``/``g_steps`` at any time;
     the trainer reads them afresh every step.
+
+    ``seeds`` is None for one seed's run. When K seeds train as one stacked model (a sweep's
+    ``vectorize: true``), the hooks of plugins that declare ``batched = True`` get a run with
+    ``seeds = K``: its batches are ``(K, batch, ...)``, its logits ``(K, batch)``, its losses ``(K,)``,
+    and its nets' parameters are the seeds' own stacked seed first.
     """
 
     config: RunConfig
@@ -144,6 +149,7 @@ class Run:
     g_steps: int = 1
     joint_d_batch: bool = False
     last: dict[str, Tensor] = field(default_factory=dict)
+    seeds: int | None = None
 
     def sample_real(self, n: int) -> Tensor:
         """A batch of n real samples, drawn by index from the dataset tensor."""
@@ -158,7 +164,15 @@ class TrainingHooks:
 
     The trainer calls only the hooks a plugin overrides, in the order the plugins are listed
     (the loss first, then ``tricks`` in config order). See docs/hooks.md for the loop.
+
+    ``batched = True`` declares that the plugin's hooks also act correctly on a stacked run
+    (:attr:`Run.seeds` is K; see :class:`Run`): on each seed's slice exactly as on that seed's own
+    run, drawing no randomness, keeping no per-seed state. ``setup`` always runs on each seed's own
+    run. A sweep with ``vectorize: true`` stacks the seeds of an arm only if every plugin that
+    overrides a hook declares it.
     """
+
+    batched: ClassVar[bool] = False
 
     def setup(self, run: Run) -> None:
         """Once, after G and D are built and before the optimizers are: wrap models, set schedules."""
@@ -184,6 +198,11 @@ class TrainingHooks:
     def g_inputs(self, fake: Tensor, run: Run) -> Tensor:
         """G step: the fake batch about to enter D; return a replacement."""
         return fake
+
+    def g_real_inputs(self, real: Tensor, run: Run) -> Tensor:
+        """G step, only for a loss that needs real logits (``g_needs_real``): the real batch about to
+        enter D; return a replacement."""
+        return real
 
     def adjust_g_loss(self, g_loss: Tensor, batch: GBatch, run: Run) -> Tensor:
         """G step: the scalar G loss before backward; return it with any term added."""
@@ -211,7 +230,8 @@ class TrainingHooks:
 
 STATE_METHODS = ("state_dict", "load_state_dict")  # called by the checkpoint code, not the loop
 HOOK_POINTS = tuple(
-    name for name in vars(TrainingHooks) if not name.startswith("_") and name not in STATE_METHODS
+    name for name, value in vars(TrainingHooks).items()
+    if callable(value) and not name.startswith("_") and name not in STATE_METHODS
 )
 
 
@@ -219,7 +239,10 @@ class Loss(Plugin, TrainingHooks):
     """A GAN objective, written from D's logits (D has no final sigmoid).
 
     ``g_needs_real`` asks the trainer to pass D's logits on a real batch to :meth:`g_loss`
-    (relativistic losses). A loss may also override any hook of :class:`TrainingHooks`.
+    (relativistic losses). ``uses_targets = False`` declares that :meth:`d_loss` ignores
+    ``real_target``/``fake_target`` (Wasserstein, hinge): ganx then refuses a config that combines the
+    loss with a trick that sets D's targets (overrides ``d_targets``), since that trick would change
+    nothing. A loss may also override any hook of :class:`TrainingHooks`.
     Register it with the ``register_losses`` hook (docs/hooks.md).
 
     >>> import torch
@@ -237,6 +260,7 @@ class Loss(Plugin, TrainingHooks):
 
     category = "loss"
     g_needs_real: ClassVar[bool] = False
+    uses_targets: ClassVar[bool] = True
 
     def d_loss(self, real_logits: Tensor, fake_logits: Tensor, real_target: Tensor, fake_target: Tensor) -> Tensor:
         """The discriminator's loss; ``*_target`` are the (possibly smoothed) labels."""
@@ -266,14 +290,10 @@ class Trick(Plugin, TrainingHooks):
     ...         torch.nn.utils.clip_grad_norm_(run.discriminator.parameters(), self.params.max_norm)
     >>> ClipD(max_norm=5).params.max_norm
     5.0
-
-    ``batched = True`` declares that the trick only shapes the loop in :meth:`TrainingHooks.setup`
-    (step counts, learning rates, batches), so that a sweep's ``vectorize: true`` may train seeds
-    using it as one batched model; any other trick makes those seeds train one by one.
     """
 
     category = "trick"
-    batched: ClassVar[bool] = False
+    kinds: ClassVar[tuple[str, ...]] = ("points", "images")  # the dataset kinds it applies to
 
 
 class Normalization(Plugin):
@@ -302,6 +322,53 @@ class Normalization(Plugin):
     def wrap(self, module: nn.Module) -> nn.Module:
         """Wrap a linear/conv layer (e.g. spectral norm); identity by default."""
         return module
+
+
+class Initialization(Plugin):
+    """How a network's weights start: every linear and conv layer's weight is drawn by :meth:`weight_`,
+    its bias set to 0, and every norm layer's scale set to 1 and shift to 0 (as DCGAN does).
+
+    ganx applies it to G and D once they are built, before any trick's ``setup``. Draw from torch's
+    global RNG: the trainer has seeded it with the run's seed.
+
+    >>> import torch
+    >>> from torch import nn
+    >>> from ganx import Initialization
+    >>> class Ones(Initialization):
+    ...     name = "my_ones"
+    ...     def weight_(self, weight):
+    ...         nn.init.ones_(weight)
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1))
+    >>> Ones().apply(net)
+    >>> net[2].weight.tolist(), net[2].bias.tolist()
+    ([[1.0, 1.0, 1.0]], [0.0])
+    """
+
+    category = "initialization"
+
+    def weight_(self, weight: Tensor) -> None:
+        """Fill one layer's weight in place (a parametrized layer's, e.g. spectral norm's, original weight)."""
+        raise NotImplementedError
+
+    def apply(self, net: nn.Module) -> None:
+        """Initialize every linear, conv and norm layer of ``net``."""
+        import torch
+        from torch import nn
+        from torch.nn.utils import parametrize
+
+        layers = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                  nn.ConvTranspose3d)  # fmt: skip
+        norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d,
+                 nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm)  # fmt: skip
+        with torch.no_grad():
+            for module in net.modules():
+                if isinstance(module, layers):
+                    parametrized = parametrize.is_parametrized(module, "weight")
+                    self.weight_(module.parametrizations.weight.original if parametrized else module.weight)
+                elif isinstance(module, norms) and getattr(module, "weight", None) is not None:
+                    module.weight.fill_(1.0)
+                if isinstance(module, layers + norms) and getattr(module, "bias", None) is not None:
+                    module.bias.zero_()
 
 
 class Architecture(Plugin):

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
+from .components import TrainingHooks
 from .errors import UserError
 from .safe_yaml import apply_sets, parse_yaml, read_mapping, short  # noqa: F401 (parse_yaml: re-exported)
 
@@ -95,8 +96,8 @@ class Eval(Strict):
     samples: int = Field(2500, gt=0, le=MAX_EVAL_SAMPLES)
 
 
-PLUGIN_FIELDS = {"dataset": "dataset", "arch": "architecture", "norm": "normalization", "loss": "loss",
-                 "tricks": "trick", "metrics": "metric"}  # run config key -> plugin category
+PLUGIN_FIELDS = {"dataset": "dataset", "arch": "architecture", "norm": "normalization", "init": "initialization",
+                 "loss": "loss", "tricks": "trick", "metrics": "metric"}  # run config key -> plugin category
 
 
 class RunConfig(Strict):
@@ -106,6 +107,7 @@ class RunConfig(Strict):
     dataset: Spec
     arch: Pair = Field(default_factory=lambda: Pair.model_validate("mlp"))
     norm: Pair = Field(default_factory=lambda: Pair.model_validate("none"))
+    init: Pair = Field(default_factory=lambda: Pair.model_validate("default"))
     loss: Spec = Field(default_factory=lambda: Spec.model_validate("nsgan"))
     tricks: list[Spec] = Field(default_factory=list)
     optimizer: Optimizers = Field(default_factory=Optimizers)
@@ -143,7 +145,7 @@ class RunConfig(Strict):
         out = self.model_dump(mode="json")
         for key in ("dataset", "loss"):
             out[key] = getattr(self, key).dump()
-        for key in ("arch", "norm"):
+        for key in ("arch", "norm", "init"):
             pair = getattr(self, key)
             out[key] = pair.g.dump() if pair.g == pair.d else {"g": pair.g.dump(), "d": pair.d.dump()}
         out["tricks"] = [s.dump() for s in self.tricks]
@@ -249,9 +251,9 @@ def validate_run(data: dict[str, Any], source: str, catalog=None) -> RunConfig:
     if not problems:
         kind = catalog.get("dataset", config.dataset.name).kind
         for path, category, spec in config.plugin_specs():
-            if category == "metric" and kind not in catalog.get("metric", spec.name).kinds:
-                problems.append(f"{path}: metric {spec.name!r} does not apply to {kind} datasets")
-        problems += conflicts(config, catalog)
+            if kind not in getattr(catalog.get(category, spec.name), "kinds", (kind,)):  # metrics, tricks
+                problems.append(f"{path}: {category} {spec.name!r} does not apply to {kind} datasets")
+        problems += conflicts(config, catalog) + ignored_targets(config, catalog)
     if problems:
         raise UserError(*(f"{source}: {line}" for line in problems))
     return config
@@ -292,6 +294,19 @@ def conflicts(config: RunConfig, catalog) -> list[str]:
             detail = " ".join(f"{type(exc).__name__}: {exc}".split())
             problems.append(f"{path}: {category} plugin {spec.name!r} failed in conflicts: {detail}")
     return problems
+
+
+def ignored_targets(config: RunConfig, catalog) -> list[str]:
+    """Tricks that set D's targets (override ``d_targets``) under a loss whose ``d_loss`` ignores them
+    (``uses_targets = False``): they would change nothing."""
+    loss = catalog.get("loss", config.loss.name)
+    if loss.uses_targets:
+        return []
+    return [
+        f"{path}: {spec.name} changes nothing with loss {loss.name}, whose d_loss ignores its targets"
+        for path, category, spec in config.plugin_specs()
+        if category == "trick" and catalog.get(category, spec.name).d_targets is not TrainingHooks.d_targets
+    ]
 
 
 def load_run(path: Path, sets: list[str] = (), catalog=None) -> RunConfig:

@@ -15,7 +15,7 @@ from typing import Callable
 
 import pluggy
 
-from .components import Architecture, Dataset, Loss, Metric, Normalization, Trick
+from .components import Architecture, Dataset, Initialization, Loss, Metric, Normalization, Trick
 
 hookspec = pluggy.HookspecMarker("ganx")
 
@@ -41,6 +41,14 @@ def register_normalizations(register: Callable[[type[Normalization]], None]) -> 
     """Register :class:`ganx.Normalization` subclasses (the norm layer or weight wrapper in G and D).
 
     :param register: call with each Normalization subclass.
+    """
+
+
+@hookspec
+def register_initializations(register: Callable[[type[Initialization]], None]) -> None:
+    """Register :class:`ganx.Initialization` subclasses (how G's and D's weights start).
+
+    :param register: call with each Initialization subclass.
     """
 
 

@@ -26,6 +26,7 @@ CATEGORIES = {
     "loss": "register_losses",
     "architecture": "register_architectures",
     "normalization": "register_normalizations",
+    "initialization": "register_initializations",
     "trick": "register_tricks",
     "dataset": "register_datasets",
     "metric": "register_metrics",

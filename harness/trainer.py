@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -108,6 +109,8 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         generator = blamed(arch_g, "build_generator", config.latent_dim, shape, norm_g).to(device)
     with memory_for("arch.d"):
         discriminator = blamed(arch_d, "build_discriminator", shape, norm_d).to(device)
+    for net, spec in ((generator, config.init.g), (discriminator, config.init.d)):
+        blamed(catalog.create("initialization", spec), "apply", net)
 
     run = Run(
         config=config,
@@ -142,26 +145,35 @@ def discriminate(run: Run, real, fake):
     import torch
 
     if run.joint_d_batch:
-        logits = run.discriminator(torch.cat([real, fake]))
-        cut = len(logits) * len(real) // (len(real) + len(fake))  # D may pack samples (fewer logits)
-        return logits[:cut], logits[cut:]
+        batch = 1 if run.seeds else 0  # a stacked run's batches are seed first
+        logits = run.discriminator(torch.cat([real, fake], batch))
+        n_real, n_fake = real.shape[batch], fake.shape[batch]
+        cut = logits.shape[-1] * n_real // (n_real + n_fake)  # D may pack samples (fewer logits)
+        return logits[..., :cut], logits[..., cut:]
     return run.discriminator(real), run.discriminator(fake)
 
 
-def grad_norm(module) -> float:
+def grad_norm(module, seeds: int | None = None):
+    """The norm of all of ``module``'s gradients (a 0-d tensor), or of each seed's of a stacked net (``(K,)``)."""
     import torch
 
     grads = [p.grad for p in module.parameters() if p.grad is not None]
-    return float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))) if grads else 0.0
+    if not grads:
+        return torch.zeros(seeds or ())
+    lead = 1 if seeds else 0
+    return torch.linalg.vector_norm(torch.stack([g.flatten(lead).norm(dim=-1) for g in grads], -1), dim=-1)
 
 
 def backward(run: Run, net: str, loss, measure: bool, amp: Precision) -> None:
-    """Gradients of ``loss`` for ``net`` ("d" or "g"), and their norm on log steps."""
+    """Gradients of ``loss`` for ``net`` ("d" or "g"), and their norm on log steps.
+
+    A stacked run's loss holds one value per seed: their sum's gradient is each seed's own.
+    """
     optimizer, module = (run.opt_d, run.discriminator) if net == "d" else (run.opt_g, run.generator)
     optimizer.zero_grad(set_to_none=True)
-    amp.backward(loss, optimizer)
+    amp.backward(loss.sum() if run.seeds else loss, optimizer)
     if measure:
-        run.last[f"{net}_grad_norm"] = grad_norm(module)
+        run.last[f"{net}_grad_norm"] = grad_norm(module, run.seeds)
 
 
 def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
@@ -196,7 +208,9 @@ def g_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
         z = run.sample_z(n)
         fake = hooks.pipe("g_inputs", run.generator(z), run)
         fake_logits = run.discriminator(fake)
-        real_logits = run.discriminator(run.sample_real(n)) if run.loss.g_needs_real else None
+        real_logits = None
+        if run.loss.g_needs_real:
+            real_logits = run.discriminator(hooks.pipe("g_real_inputs", run.sample_real(n), run))
         g_loss = blamed(run.loss, "g_loss", fake_logits, real_logits)
         g_loss = hooks.pipe("adjust_g_loss", g_loss, GBatch(z, fake, fake_logits, real_logits), run)
     backward(run, "g", g_loss, measure, amp)
@@ -237,18 +251,19 @@ def evaluate(run: Run, hooks: Hooks, metrics: list) -> tuple[dict[str, float], d
 
 
 class LossLog:
-    """Per-step D loss, G loss, D(x) and D(G(z)), averaged over each log row.
+    """Per-step D loss, G loss, D(x) and D(G(z)), averaged over each log row, per seed.
 
     A step only keeps references to its detached tensors; they are summed (in float64, so that
     folding at a checkpoint cannot change a mean's last bits) on the device every
     ``FOLD`` steps, so the hot loop does no tensor work for logging and a row costs one host sync.
+    A stacked run's values carry a leading seed dimension, and its sums have one column per seed.
     """
 
     KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
     FOLD = 64
 
-    def __init__(self):
-        self.sums, self.count, self.pending = None, 0, []
+    def __init__(self, seeds: int | None = None):
+        self.seeds, self.sums, self.count, self.pending = seeds, None, 0, []
 
     def add(self, d_loss, g_loss, real_logits, fake_logits) -> None:
         self.pending.append((d_loss, g_loss, real_logits, fake_logits))
@@ -263,11 +278,20 @@ class LossLog:
             return
         d_loss, g_loss, real_logits, fake_logits = zip(*self.pending)
         sums = torch.stack([
-            torch.stack(d_loss).double().sum(), torch.stack(g_loss).double().sum(),
-            sigmoid_means_sum(real_logits), sigmoid_means_sum(fake_logits),
+            torch.stack(d_loss).double().sum(0), torch.stack(g_loss).double().sum(0),
+            self.sigmoid_means_sum(real_logits), self.sigmoid_means_sum(fake_logits),
         ])
         self.sums = sums if self.sums is None else self.sums + sums
         self.pending = []
+
+    def sigmoid_means_sum(self, logits):
+        """Sum over steps of each step's mean D output, sigmoid(logit); one batched op when shapes agree."""
+        import torch
+
+        batch = 1 if self.seeds else 0
+        if len({x.shape for x in logits}) == 1:
+            return torch.stack(logits).float().sigmoid().flatten(batch + 1).mean(-1).double().sum(0)
+        return torch.stack([x.float().sigmoid().flatten(batch).mean(-1) for x in logits]).double().sum(0)
 
     @property
     def total(self):
@@ -279,12 +303,17 @@ class LossLog:
     def total(self, sums) -> None:
         self.sums, self.pending = sums, []
 
-    def flush(self, run: Run) -> dict[str, float]:
-        means = [v / self.count for v in self.total.tolist()]
+    def seed_total(self, k: int):
+        """Seed k's four sums so far, as its own run's log keeps them (for its checkpoint)."""
+        total = self.total
+        return total[:, k].clone() if self.seeds and total is not None else total
+
+    def flush(self, run: Run) -> list[dict[str, float]]:
+        """Each seed's row: its means since the last flush, and its grad norms of this step."""
+        means = (self.total / self.count).reshape(len(self.KEYS), -1).T.tolist()
         self.sums, self.count = None, 0
-        row = check_finite(dict(zip(self.KEYS, means)), run.step + 1)
-        row |= {k: run.last[k] for k in ("d_grad_norm", "g_grad_norm") if k in run.last}
-        return row
+        norms = {k: run.last[k].reshape(-1).tolist() for k in ("d_grad_norm", "g_grad_norm") if k in run.last}
+        return [dict(zip(self.KEYS, row)) | {k: v[seed] for k, v in norms.items()} for seed, row in enumerate(means)]
 
 
 def check_finite(row: dict[str, float], step: int) -> dict[str, float]:
@@ -297,13 +326,41 @@ def check_finite(row: dict[str, float], step: int) -> dict[str, float]:
     return row
 
 
-def sigmoid_means_sum(logits) -> Any:
-    """Sum over steps of each step's mean D output, sigmoid(logit); one batched op when shapes agree."""
-    import torch
+@dataclass
+class Seeds:
+    """What one loop trains: each seed's own run (with its hooks and metrics), and the run it steps:
+    that same run for one seed, or all of them stacked (:mod:`ganx.stacked`)."""
 
-    if len({x.shape for x in logits}) == 1:
-        return torch.stack(logits).float().sigmoid().flatten(1).mean(1).double().sum()
-    return torch.stack([x.float().sigmoid().mean() for x in logits]).double().sum()
+    own: list[tuple[Run, Hooks, list]]
+    run: Run
+    hooks: Hooks
+
+    @classmethod
+    def build(cls, configs: list[RunConfig], catalog: Catalog | None = None) -> Seeds:
+        """Build each seed's run; stack them if there are several (Unsupported, before any is built, if they can't)."""
+        if len(configs) == 1:
+            run, hooks, metrics = build_run(configs[0], catalog)
+            return cls([(run, hooks, metrics)], run, hooks)
+        from . import stacked  # imports torch
+
+        reason = stacked.why_not(configs, catalog)
+        if reason:
+            raise stacked.Unsupported(reason)
+        own = [build_run(config, catalog) for config in configs]
+        run = stacked.stack_runs([seed_run for seed_run, _, _ in own])
+        run.opt_g = build_optimizer(run.optimizer["g"], run.generator.parameters())
+        run.opt_d = build_optimizer(run.optimizer["d"], run.discriminator.parameters())
+        return cls(own, run, own[0][1])  # a batched plugin's hooks: the first seed's instance
+
+    def sync(self) -> None:
+        """Bring each seed's own run up to date (before it is evaluated or checkpointed)."""
+        if self.run.seeds:
+            from .stacked import unstack
+
+            unstack(self.run, [seed_run for seed_run, _, _ in self.own])
+
+
+Outcome = dict[str, Any] | TrainingFailure  # a seed's final.json content, or how it diverged
 
 
 def train(
@@ -323,55 +380,120 @@ def train(
     after the current step with a checkpoint saved, raising :class:`ganx.resume.Interrupted`.
     Raises TrainingFailure if the run diverges.
     """
+    [outcome] = train_seeds([config], [out], catalog=catalog, reports=[report], progress=[progress], resume=resume)
+    if isinstance(outcome, TrainingFailure):
+        raise outcome
+    return outcome
+
+
+def train_seeds(
+    configs: list[RunConfig],
+    outs: list[Path | None] | None = None,
+    *,
+    catalog: Catalog | None = None,
+    reports: list[Report | None] | None = None,
+    progress: list[Report | None] | None = None,
+    resume: bool = False,
+) -> list[Outcome]:
+    """The training loop: configs that differ only in ``seed``, each writing to its ``outs`` folder.
+
+    One config is one run. Several train as one stacked model (:mod:`ganx.stacked`), stepped by this
+    same loop; each seed's results equal its separate run's, up to float reduction order.
+    Raises :class:`ganx.stacked.Unsupported`, before anything is written, if they cannot be stacked.
+    ``reports[k]`` and ``progress[k]`` are seed k's callbacks, as :func:`train`'s. ``resume`` (one
+    config only) continues from ``outs[0]/checkpoint.pt``. Returns each seed's outcome: its final
+    metrics and protocol, or the TrainingFailure it diverged with (a seed fails alone).
+    SIGINT/SIGTERM stop after the current step with every live seed's checkpoint saved, raising
+    :class:`ganx.resume.Interrupted`.
+    """
     from . import results
     from .resume import Interrupted, deferred_signals, resume_from, run_state
 
-    run, hooks, metrics = build_run(config, catalog)
+    seeds = Seeds.build(configs, catalog)
+    run, hooks, config = seeds.run, seeds.hooks, configs[0]
     amp_d, amp_g = Precision(config.amp, run.device.type), Precision(config.amp, run.device.type)
-    log, log_every = LossLog(), config.log_every
-    start = 0
+    log, start = LossLog(run.seeds), 0
     if resume:
+        (out,) = outs
         start, log.total, log.count = resume_from(run, Path(out) / "checkpoint.pt", hooks.plugins)
-    writer = results.RunWriter(out, config, start if resume else None) if out else None
-    eval_every = config.eval.every
-    values: dict[str, float] = {}
-    try:
-        with deferred_signals() as signals:
-            for step in range(start, config.steps):
-                run.step = step
-                measure = (step + 1) % log_every == 0
+    outs, none = outs or [None] * len(configs), [None] * len(configs)
+    reports, progress = reports or none, progress or none
+    writers = [results.RunWriter(out, c, start if resume else None) if out else None for c, out in zip(configs, outs)]
+    outcomes: list[Outcome | None] = list(none)
+    finals: list[tuple | None] = list(none)
+
+    def live() -> list[int]:
+        return [k for k, outcome in enumerate(outcomes) if outcome is None]
+
+    def fail(k: int, failure: TrainingFailure) -> None:
+        outcomes[k] = failure
+        if writers[k]:
+            writers[k].finish({"failed": failure.reason, "step": failure.step})
+
+    def evaluate_seed(k: int) -> None:
+        seed_run, seed_hooks, metrics = seeds.own[k]
+        try:
+            finals[k] = evaluate(seed_run, seed_hooks, metrics)
+        except TrainingFailure as failure:
+            fail(k, failure)
+
+    def checkpoint() -> None:  # after seeds.sync()
+        for k in live():
+            if writers[k]:
+                seed_run, seed_hooks, _ = seeds.own[k]
+                writers[k].checkpoint(run_state(seed_run, log.seed_total(k), log.count, seed_hooks.plugins))
+
+    with deferred_signals() as signals:
+        for step in range(start, config.steps):
+            run.step = step
+            measure = (step + 1) % config.log_every == 0
+            try:
                 for _ in range(run.d_steps):
                     d_step(run, hooks, measure, amp_d)
                 for _ in range(run.g_steps):
                     g_step(run, hooks, measure, amp_g)
-                last = run.last  # this step's, or a frozen network's latest (kept in checkpoints)
-                log.add(last["d_loss"], last["g_loss"], last["real_logits"], last["fake_logits"])
+            except TrainingFailure as failure:  # raised by a hook of the stepped run: it speaks for all its seeds
+                for k in live():
+                    fail(k, failure)
+                break
+            last = run.last  # this step's, or a frozen network's latest (kept in checkpoints)
+            log.add(last["d_loss"], last["g_loss"], last["real_logits"], last["fake_logits"])
 
-                if measure or step + 1 == config.steps:
-                    row = log.flush(run)
-                    if writer:
-                        writer.log({"step": step + 1, **row})
-                    if progress:
-                        progress(step + 1, row)
-                if (eval_every and (step + 1) % eval_every == 0) or step + 1 == config.steps:
-                    values, protocol, fake = evaluate(run, hooks, metrics)
-                    if writer:
-                        writer.log({"step": step + 1, **values})
-                        writer.checkpoint(run_state(run, log.total, log.count, hooks.plugins))
-                    if report:
-                        report(step + 1, values)
-                if signals and step + 1 < config.steps:
-                    if writer:
-                        writer.checkpoint(run_state(run, log.total, log.count, hooks.plugins))
-                    raise Interrupted(signals[0], step + 1)
-    except TrainingFailure as failure:
-        if writer:
-            writer.finish({"failed": failure.reason, "step": failure.step})
-        raise
-    if start >= config.steps:  # resumed from the final checkpoint of a run stopped before final.json
-        values, protocol, fake = evaluate(run, hooks, metrics)
-    final = {"step": config.steps, "metrics": values, "protocol": protocol}
-    if writer:
-        writer.samples(fake, run.dataset)
-        writer.finish(final)
-    return final
+            if measure or step + 1 == config.steps:
+                rows = log.flush(run)
+                for k in live():
+                    try:
+                        row = check_finite(rows[k], step + 1)
+                    except TrainingFailure as failure:
+                        fail(k, failure)
+                        continue
+                    if writers[k]:
+                        writers[k].log({"step": step + 1, **row})
+                    if progress[k]:
+                        progress[k](step + 1, row)
+            if (config.eval.every and (step + 1) % config.eval.every == 0) or step + 1 == config.steps:
+                seeds.sync()
+                for k in live():
+                    evaluate_seed(k)
+                    if writers[k] and outcomes[k] is None:
+                        writers[k].log({"step": step + 1, **finals[k][0]})
+                checkpoint()
+                for k in live():
+                    if reports[k]:
+                        reports[k](step + 1, finals[k][0])
+            if not live():
+                break
+            if signals and step + 1 < config.steps:
+                seeds.sync()
+                checkpoint()
+                raise Interrupted(signals[0], step + 1)
+    for k in live():
+        if finals[k] is None:  # resumed from the final checkpoint of a run stopped before final.json
+            evaluate_seed(k)
+    for k in live():
+        values, protocol, fake = finals[k]
+        outcomes[k] = {"step": config.steps, "metrics": values, "protocol": protocol}
+        if writers[k]:
+            writers[k].samples(fake, seeds.own[k][0].dataset)
+            writers[k].finish(outcomes[k])
+    return outcomes

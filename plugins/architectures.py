@@ -17,7 +17,8 @@ class MLP(Architecture):
     """PyTorch-GAN style blocks: Linear -> norm -> activation, for G and for D.
 
     G's output is tanh for images (data in [-1, 1]) and linear for points, unless ``output`` says
-    otherwise. D may use maxout units (Goodfellow et al. 2014) and dropout.
+    otherwise. D may use dropout, and maxout units (Goodfellow et al. 2014) in place of Linear ->
+    norm -> activation: Linear -> max over pieces -> norm.
     """
 
     name = "mlp"
@@ -65,7 +66,7 @@ class MLP(Architecture):
             layers.append(nn.Dropout(p.input_dropout))
         for hidden in p.hidden:
             if p.maxout:
-                layers.append(Maxout(width, hidden, p.maxout, wrap=norm.wrap))
+                layers += [Maxout(width, hidden, p.maxout, wrap=norm.wrap), norm.layer(hidden, False)]
             else:
                 layers += [
                     norm.wrap(nn.Linear(width, hidden)), norm.layer(hidden, False), activation(p.activation, p.slope)

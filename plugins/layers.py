@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -22,6 +24,11 @@ class Maxout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x).view(*x.shape[:-1], self.out_features, self.pieces).amax(-1)
 
+    def stack_seeds(self, copies: list[Maxout], net) -> Callable[[torch.Tensor], torch.Tensor]:
+        """K seeds' copies as one layer over ``(K, batch, in)`` inputs (``ganx.stacked``)."""
+        linear = net.stack_layer([m.linear for m in copies], "Maxout's linear")
+        return lambda x: linear(x).unflatten(-1, (self.out_features, self.pieces)).amax(-1)
+
 
 class Reshape(nn.Module):
     """Reshape the features of each sample to ``shape``."""
@@ -32,6 +39,9 @@ class Reshape(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(len(x), *self.shape)
+
+    def stack_seeds(self, copies: list[Reshape], net) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda x: x.view(*x.shape[:2], *self.shape)
 
 
 class Affine(nn.Module):
@@ -47,12 +57,18 @@ class Affine(nn.Module):
     def extra_repr(self) -> str:
         return f"scale={self.scale}, shift={self.shift}"
 
+    def stack_seeds(self, copies: list[Affine], net) -> Callable[[torch.Tensor], torch.Tensor]:
+        return self  # elementwise
+
 
 class Logits(nn.Module):
     """Flatten D's final ``(batch, 1, ...)`` output to one logit per sample."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.reshape(len(x))
+
+    def stack_seeds(self, copies: list[Logits], net) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda x: x.reshape(x.shape[:2])
 
 
 class GaussianNoise(nn.Module):

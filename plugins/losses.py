@@ -1,8 +1,8 @@
 """GAN losses, written from D's logits (no sigmoid inside D, so every loss is numerically stable).
 
 With D(x) = sigmoid(logit): log D = -softplus(-logit) and log(1 - D) = -softplus(logit).
-The BCE-type losses (minimax, nsgan, lsgan, ragan) train D towards the targets they are given,
-which label tricks may smooth or flip; the others ignore them.
+The BCE-type losses (minimax, nsgan, ragan) and lsgan train D towards the targets they are given,
+which label tricks may smooth or flip; the others ignore them and declare ``uses_targets = False``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class Wasserstein(Loss):
     """Arjovsky et al. 2017: D (the critic) maximizes E[D(x)] - E[D(G(z))], its weights clipped after each step."""
 
     name = "wgan"
+    batched = True  # clipping is elementwise, so it clips a stacked D's seeds as their own runs
+    uses_targets = False
 
     class Params(Params):
         clip: float = Field(0.01, ge=0, description="clamp D's weights to [-clip, clip] after each D step; 0 = off")
@@ -88,6 +90,7 @@ class WassersteinGP(OwnRng, Loss):
     """Gulrajani et al. 2017: the Wasserstein loss plus gp_weight·E[(||∇D(x̂)|| - 1)²], no clipping."""
 
     name = "wgan-gp"
+    uses_targets = False
 
     class Params(Params):
         gp_weight: float = Field(10.0, ge=0, description="λ of the gradient penalty")
@@ -120,6 +123,7 @@ class Hinge(Loss):
     G minimizes -E[D(G(z))]."""
 
     name = "hinge"
+    uses_targets = False
 
     def d_loss(self, real_logits, fake_logits, real_target, fake_target):
         return (1 - real_logits).relu().mean() + (1 + fake_logits).relu().mean()

@@ -34,10 +34,8 @@ class BatchNorm(Normalization):
 
 
 class InstanceNorm(Normalization):
-    """Instance normalization (Ulyanov et al. 2016), affine, over each sample's feature map.
-
-    A vector has no spatial extent, so on MLP layers the instance is the feature vector (= layer norm).
-    """
+    """Instance normalization (Ulyanov et al. 2016): affine InstanceNorm2d over each sample's conv maps;
+    on MLP layers (vectors) a LayerNorm, since a vector's instance is all of its features."""
 
     name = "instance"
 
@@ -68,19 +66,30 @@ class LayerNorm(Normalization):
         return nn.LayerNorm(num_features, eps=self.params.eps)
 
 
+MIN_VECTOR_GROUP = 4  # features per group, at least, on vectors
+
+
 class GroupNorm(Normalization):
-    """Group normalization (Wu & He 2018); ``groups`` is lowered to the largest divisor of the channel count."""
+    """Group normalization (Wu & He 2018): ``groups`` is lowered to the largest divisor of the channel
+    count that, on vectors (MLP layers), leaves each group at least ``MIN_VECTOR_GROUP`` features.
+
+    A conv map's group is normalized over its pixels too, a vector's over its features alone. That
+    fixes their mean and scale: a group of one feature becomes a constant and a group of two ±1, so
+    G's output stops varying with z. A group of four keeps two of its four degrees of freedom.
+    """
 
     name = "group"
 
     class Params(Params):
-        groups: int = Field(32, ge=1)
+        groups: int = Field(32, ge=1, description="the most groups (fewer if they do not divide the channels, "
+                                                  "or on vectors leave a group under 4 features)")
         eps: float = 1e-5
 
     def layer(self, num_features, spatial):
         from torch import nn
 
-        groups = max(g for g in range(1, min(self.params.groups, num_features) + 1) if num_features % g == 0)
+        largest = min(self.params.groups, num_features if spatial else num_features // MIN_VECTOR_GROUP)
+        groups = max((g for g in range(1, largest + 1) if num_features % g == 0), default=1)
         return nn.GroupNorm(groups, num_features, eps=self.params.eps)
 
 

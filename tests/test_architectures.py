@@ -27,6 +27,19 @@ def test_mlp_first_norm_off_leaves_g_first_layer_unnormalized():
     assert sum(isinstance(m, nn.BatchNorm1d) for m in without.modules()) == 1
 
 
+@pytest.mark.parametrize("norm", ["batch", "layer", "spectral"])
+def test_mlp_maxout_d_is_normalized_like_the_plain_d(norm):
+    arch = create("architecture", {"name": "mlp", "hidden": [8, 8], "maxout": 3})
+    d = arch.build_discriminator((2,), create("normalization", norm))
+    plain = create("architecture", {"name": "mlp", "hidden": [8, 8]}).build_discriminator(
+        (2,), create("normalization", norm))
+    norms = [type(m) for m in d.modules() if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm))]
+    assert norms == [type(m) for m in plain.modules() if isinstance(m, (nn.BatchNorm1d, nn.LayerNorm))]
+    linears = [m for m in d.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 3 and all(hasattr(m, "parametrizations") == (norm == "spectral") for m in linears)
+    assert d(torch.randn(5, 2)).shape == (5,)
+
+
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 16, 16), (3, 8, 8)])
 def test_dcgan_maps_z_to_images_and_images_to_one_logit(shape):
     arch = create("architecture", {"name": "dcgan", "g_widths": [16, 8, 4], "d_widths": [4, 8]})

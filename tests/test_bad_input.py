@@ -136,6 +136,8 @@ CASES = [
     Case("metric-wrong-data-kind", ("run", "run.yaml"), ("metrics[0]", "fid", "does not apply to points"), run_yaml(metrics=["fid"])),
     Case("conflict-wgan-clip-spectral", ("run", "run.yaml"), ("loss: wgan weight clipping conflicts with norm.d: spectral",), run_yaml(loss="wgan", norm={"g": "none", "d": "spectral"})),
     Case("conflict-weight-clip-spectral", ("run", "run.yaml"), ("tricks[0]: weight_clip weight clipping conflicts",), run_yaml(tricks=["weight_clip"], norm="spectral")),
+    Case("noop-label-smoothing-hinge", ("run", "run.yaml"), ("run.yaml: tricks[0]: label_smoothing changes nothing with loss hinge, whose d_loss ignores its targets",), run_yaml(loss="hinge", tricks=["label_smoothing"])),
+    Case("noop-separate-batches", ("run", "run.yaml"), ("tricks[0]: separate_batches with separate: true changes nothing",), run_yaml(tricks=["separate_batches"])),
     Case("several-problems-one-line-each", ("run", "run.yaml"), ("steps:", "batch_size:", "eval.evry"), run_yaml(steps=0, batch_size=0, eval={"evry": 1})),
     Case("seeds-empty", ("sweep", "sweep.yaml"), ("sweep.yaml: seeds", "at least 1"), sweep_yaml(seeds=[])),
     Case("seeds-repeated", ("sweep", "sweep.yaml"), ("sweep.yaml: seeds", "repeated"), sweep_yaml(seeds=[0, 1, 0])),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ganx import Trick, UserError, hookimpl
+from ganx import Loss, Trick, UserError, hookimpl
 from ganx.config import Spec, apply_sets, load_run, validate_run
 
 
@@ -143,6 +143,40 @@ def test_a_third_party_plugin_declares_its_own_conflicts(tiny, register_plugin):
     ]
     tiny.update(batch_size=64, tricks=["test-big-batches"])
     assert validate_run(tiny, "run.yaml").batch_size == 64
+
+
+class Energy(Loss):
+    """A third party's loss whose d_loss ignores D's targets, and a trick that sets them."""
+
+    name = "test-energy"
+    uses_targets = False
+
+
+class FlipAll(Trick):
+    name = "test-flip-all"
+
+    def d_targets(self, real_target, fake_target, run):
+        return fake_target, real_target
+
+
+class TargetPlugins:
+    @hookimpl
+    def register_losses(self, register):
+        register(Energy)
+
+    @hookimpl
+    def register_tricks(self, register):
+        register(FlipAll)
+
+
+def test_a_trick_setting_targets_is_refused_with_any_loss_that_ignores_them(tiny, register_plugin):
+    register_plugin(TargetPlugins())
+    tiny.update(loss="test-energy", tricks=["test-flip-all"])
+    assert problems(tiny) == (
+        "run.yaml: tricks[0]: test-flip-all changes nothing with loss test-energy, whose d_loss ignores its targets"
+    )
+    tiny.update(loss="nsgan")
+    assert validate_run(tiny, "run.yaml").tricks[0].name == "test-flip-all"
 
 
 def test_shipped_run_configs_validate():

@@ -15,7 +15,18 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from ganx import Architecture, Dataset, Loss, Metric, Normalization, Plugin, TrainingHooks, hookimpl, hookspecs
+from ganx import (
+    Architecture,
+    Dataset,
+    Initialization,
+    Loss,
+    Metric,
+    Normalization,
+    Plugin,
+    TrainingHooks,
+    hookimpl,
+    hookspecs,
+)
 from ganx.components import HOOK_POINTS, STATE_METHODS
 from ganx.plugin_manager import CATEGORIES, get_catalog
 
@@ -29,6 +40,7 @@ PLUGIN_METHODS = [
         (Loss, ["d_loss", "g_loss"]),
         (Architecture, ["build_generator", "build_discriminator"]),
         (Normalization, ["layer", "wrap"]),
+        (Initialization, ["weight_", "apply"]),
         (Dataset, ["load", "modes"]),
         (Metric, ["compute", "protocol"]),
         (TrainingHooks, list(STATE_METHODS)),

@@ -285,6 +285,15 @@ def test_a_run_stopped_while_an_old_d_is_swapped_in_resumes_bit_identically(ganx
     assert_same_results(whole, cut)
 
 
+def test_a_run_with_diffaugment_and_ada_resumes_bit_identically(ganx, tmp_path, stop_trick):
+    digits = {"name": "digits", "dataset": "digits", "arch": {"name": "dcgan", "g_widths": [16, 8], "d_widths": [8]},
+              "steps": 20, "batch_size": 16, "latent_dim": 8, "device": "cpu", "metrics": []}
+    ada = {"name": "diffaugment", "ada": True, "p": 0.5, "ada_interval": 3, "ada_kimg": 0.48}  # p moves by 0.1
+    whole, cut, stopped = stop_and_resume(ganx, digits, tmp_path, stop_trick, [ada])
+    assert stopped["plugins"]["1.diffaugment"]["d_steps"] == 1  # stopped 7 D steps in: one into an interval
+    assert_same_results(whole, cut)
+
+
 def test_a_checkpoint_without_plugin_state_still_resumes(ganx, tiny, tmp_path, stop_trick):
     """An older checkpoint (no plugin state, no loop counts) continues, with the plugins' state afresh."""
     from ganx.store import save_checkpoint

@@ -45,6 +45,13 @@ def test_bce_losses_train_d_towards_the_given_targets():
         assert loss(name).d_loss(REAL, FAKE, real_t, fake_t) == pytest.approx(float(hand), rel=1e-5)
 
 
+@pytest.mark.parametrize("name", LOSSES)
+def test_uses_targets_says_whether_d_loss_reads_the_targets(name):
+    plain = loss(name).d_loss(REAL, FAKE, torch.ones(4), torch.zeros(4))
+    smoothed = loss(name).d_loss(REAL, FAKE, torch.full((4,), 0.9), torch.full((4,), 0.1))
+    assert (plain != smoothed) == get_catalog().get("loss", name).uses_targets
+
+
 def test_minimax_g_minimizes_log_one_minus_d_and_saturates():
     assert loss("minimax").g_loss(FAKE, None) == pytest.approx(float(log_1_minus_d(FAKE).mean()), rel=1e-5)
     assert loss("nsgan").g_loss(FAKE, None) == pytest.approx(float(-log_d(FAKE).mean()), rel=1e-5)

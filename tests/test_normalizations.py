@@ -59,10 +59,18 @@ def test_layer_norm_normalizes_each_sample_over_all_features():
     assert torch.allclose(out.std((1, 2, 3), unbiased=False), torch.ones(3), atol=1e-3)
 
 
-def test_group_norm_lowers_groups_to_a_divisor():
+def test_group_norm_lowers_groups_to_a_divisor_leaving_vectors_four_features_a_group():
     assert norm({"name": "group", "groups": 32}).layer(64, True).num_groups == 32
     assert norm({"name": "group", "groups": 5}).layer(12, True).num_groups == 4
-    assert norm({"name": "group", "groups": 32}).layer(6, False).num_groups == 6
+    assert norm({"name": "group", "groups": 32}).layer(6, True).num_groups == 6  # one map a group
+    assert [norm("group").layer(width, False).num_groups for width in (128, 16, 12, 6, 3)] == [32, 4, 3, 1, 1]
+
+
+def test_group_norm_on_an_mlp_generator_keeps_its_output_varying_with_z():
+    torch.manual_seed(0)
+    mlp = get_catalog().create("architecture", Spec.model_validate({"name": "mlp", "hidden": [16, 16]}))
+    fake = mlp.build_generator(4, (2,), norm("group"))(torch.randn(1000, 4))
+    assert fake.std(0).min() > 0.05  # groups of one feature each made it a constant (std ~6e-07)
 
 
 def test_spectral_norm_bounds_the_top_singular_value_by_one():

@@ -114,7 +114,7 @@ def test_loss_log_rows_are_means_over_the_steps_across_folds():
     real, fake = torch.randn(steps, 5), torch.randn(steps, 5)
     for i in range(steps):
         log.add(d[i], g[i], real[i], fake[i])
-    row = log.flush(SimpleNamespace(step=steps, last={}))
+    [row] = log.flush(SimpleNamespace(step=steps, last={}))
     assert row["d_loss"] == pytest.approx(d.mean().item(), rel=1e-6)
     assert row["g_loss"] == pytest.approx(g.mean().item(), rel=1e-6)
     assert row["d_real"] == pytest.approx(real.sigmoid().mean().item(), rel=1e-6)

@@ -19,7 +19,7 @@ PLUGINS = Path(__file__).parent.parent / "plugins"
 PUBLIC = {
     "hookimpl", "hookspecs", "Params", "Plugin", "Loss", "Trick", "Architecture", "Normalization", "Dataset",
     "Metric", "Run", "DBatch", "GBatch", "Evaluation", "TrainingHooks", "UserError", "TrainingFailure",
-    "atomic_write",
+    "Initialization", "atomic_write",
 }  # fmt: skip
 
 
@@ -77,16 +77,48 @@ def test_the_testing_kit_is_documented_in_the_tutorial():
 
 
 def test_only_the_optuna_adapter_reaches_past_optunas_public_api():
-    """``study._storage``, ``trial._trial_id`` and the like appear in ``harness/sweep/optuna_adapter.py`` alone."""
+    """``study._storage``, ``trial._trial_id``, ``optuna._...`` modules and the like appear in
+    ``harness/sweep/optuna_adapter.py`` alone: outside it, no underscore attribute of anything but ``self``
+    (and torch's ``_foreach`` kernels)."""
     core = Path(__file__).parent.parent / "harness"
-    private = {"_storage", "_trial_id", "_study_id"}
-    found = {
-        f"{path.name}:{node.lineno} .{node.attr}"
-        for path in sorted([*core.rglob("*.py"), *PLUGINS.rglob("*.py")]) if path.name != "optuna_adapter.py"
-        for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.Attribute) and node.attr in private
-    }
+    found = set()
+    for path in sorted([*core.rglob("*.py"), *PLUGINS.rglob("*.py")]):
+        if path.name == "optuna_adapter.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "torch"))):
+                found.add(f"{path.name}:{node.lineno} .{node.attr}")
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            found |= {f"{path.name}:{node.lineno} {m}" for m in modules if m.startswith("optuna") and "._" in m}
     assert not found, "go through ganx.sweep.optuna_adapter"
+
+
+def core_imports(path: Path, core: Path) -> list[str]:
+    """Every ``ganx...`` module a core source file imports, relative imports resolved (lazy imports too)."""
+    package = ["ganx", *path.parent.relative_to(core).parts]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            found += [module] + [f"{module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+    return found
+
+
+def test_the_core_never_imports_the_built_in_plugins():
+    """The core names no built-in: they register through the entry point, as a third party's do."""
+    core = Path(__file__).parent.parent / "harness"
+    found = {
+        f"{path.relative_to(core)}: {module}"
+        for path in sorted(core.rglob("*.py")) for module in core_imports(path, core)
+        if module == "ganx.plugins" or module.startswith("ganx.plugins.")
+    }
+    assert "ganx.trainer" in core_imports(core / "sweep" / "batched.py", core)  # ``from .. import trainer``
+    assert not found, "the core must not import ganx.plugins"
 
 
 def test_a_plugin_built_with_bad_params_is_a_user_error_naming_each_field():

@@ -202,10 +202,10 @@ def test_unit_range_lets_g_and_d_work_on_pixels_in_0_1():
     torch.testing.assert_close(seen[1], sigmoid_out)  # D sees G's sigmoid output itself
 
 
-def test_unit_range_refuses_point_data(tiny):
-    config = validate_run({**tiny, "tricks": ["unit_range"]}, "run.yaml")
-    with pytest.raises(UserError, match="unit_range rescales pixels; dataset 'grid25' has no pixels"):
-        build_run(config)
+def test_unit_range_refuses_point_data_at_validation(tiny):
+    with pytest.raises(UserError) as refused:
+        validate_run({**tiny, "tricks": ["unit_range"]}, "run.yaml")
+    assert refused.value.problems == ["run.yaml: tricks[0]: trick 'unit_range' does not apply to points datasets"]
 
 
 def train_steps(config, steps: int):

@@ -26,17 +26,17 @@ def write(tmp_path, tiny, **changes) -> Path:
 
 
 def test_a_grid_enqueues_exactly_the_factorial_product_named_by_its_values(tmp_path, tiny):
-    grid = {"loss": ["nsgan", "hinge"], "norm": ["none", "batch"], "tricks": [[], ["label_smoothing"]]}
+    grid = {"loss": ["nsgan", "lsgan"], "norm": ["none", "batch"], "tricks": [[], ["label_smoothing"]]}
     sweep = load_sweep(write(tmp_path, tiny, grid=grid))
     studies = coordinate(sweep, tmp_path / "results")
     queued = [t.user_attrs["queued"] for t in studies.main.trials]
     assert len(queued) == len(set(queued)) == 2 * 2 * 2 * 2
-    assert "loss=hinge,norm=batch,tricks=label_smoothing/s1" in queued
+    assert "loss=lsgan,norm=batch,tricks=label_smoothing/s1" in queued
     assert "loss=nsgan,norm=none,tricks=none/s0" in queued
-    cell = next(c for c in sweep.cells if c.arm == "loss=hinge,norm=batch,tricks=label_smoothing")
+    cell = next(c for c in sweep.cells if c.arm == "loss=lsgan,norm=batch,tricks=label_smoothing")
     assert (cell.config.loss.name, cell.config.norm.g.name, [t.name for t in cell.config.tricks]) == (
-        "hinge", "batch", ["label_smoothing"])
-    assert sweep.factors[cell.arm] == {"loss": "hinge", "norm": "batch", "tricks": ["label_smoothing"]}
+        "lsgan", "batch", ["label_smoothing"])
+    assert sweep.factors[cell.arm] == {"loss": "lsgan", "norm": "batch", "tricks": ["label_smoothing"]}
     coordinate(sweep, tmp_path / "results")  # a second coordinator adds nothing
     assert len(studies.main.trials) == 16
 

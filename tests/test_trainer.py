@@ -57,6 +57,11 @@ class Recorder(Trick):
         self._record("g_inputs", run)
         return fake
 
+    def g_real_inputs(self, real, run):
+        assert not real.requires_grad
+        self._record("g_real_inputs", run)
+        return real
+
     def adjust_g_loss(self, g_loss, batch, run):
         self._record("adjust_g_loss", run)
         return g_loss
@@ -107,11 +112,11 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tiny, tmp_path):
 
 
 def test_hooks_fire_at_the_documented_points_in_order(tiny, test_tricks):
-    tiny.update(steps=2, tricks=["test-recorder"], eval={"every": 1, "samples": 100})
-    train(validate_run(tiny, "t"))
+    tiny.update(steps=2, tricks=["test-recorder"], eval={"every": 1, "samples": 100}, loss="ragan")
+    train(validate_run(tiny, "t"))  # ragan needs real logits in the G step, so g_real_inputs fires too
     one_step = [
         "d_inputs", "d_targets", "adjust_d_loss", "before_d_step", "after_d_step",
-        "g_inputs", "adjust_g_loss", "before_g_step", "after_g_step", "before_eval", "after_eval",
+        "g_inputs", "g_real_inputs", "adjust_g_loss", "before_g_step", "after_g_step", "before_eval", "after_eval",
     ]
     assert [p for p, _ in CALLS] == ["setup", *one_step, *one_step]
     assert [s for p, s in CALLS if p == "after_g_step"] == [0, 1]

@@ -53,6 +53,17 @@ def test_noisy_labels_flip_targets_at_rate_p(tiny):
     assert (fake == 1).float().mean() == pytest.approx(0.2, abs=0.015)
 
 
+@pytest.mark.parametrize("loss", ["hinge", "wgan", "wgan-gp"])
+def test_label_tricks_are_refused_with_a_loss_that_ignores_targets(tiny, loss):
+    with pytest.raises(UserError) as refused:
+        validate_run({**tiny, "loss": loss, "tricks": ["ema", "label_smoothing", "noisy_labels"]}, "run.yaml")
+    assert refused.value.problems == [
+        f"run.yaml: tricks[{i}]: {trick} changes nothing with loss {loss}, whose d_loss ignores its targets"
+        for i, trick in ((1, "label_smoothing"), (2, "noisy_labels"))
+    ]
+    validate_run({**tiny, "loss": "lsgan", "tricks": ["label_smoothing", "noisy_labels"]}, "run.yaml")
+
+
 def test_d_step_trains_d_towards_the_smoothed_targets(tiny):
     from ganx.trainer import d_step
 
@@ -88,6 +99,19 @@ def test_instance_noise_blurs_real_and_fake_in_d_and_g_steps(tiny):
     assert hooks.pipe("g_inputs", zeros, run).std() == pytest.approx(0.15, rel=0.03)
     run.step = 10
     assert hooks.pipe("g_inputs", zeros, run) is zeros
+
+
+def test_instance_noise_blurs_the_real_batch_a_relativistic_loss_shows_d_in_the_g_step(tiny):
+    from ganx.trainer import g_step
+
+    run, hooks, _ = built(tiny, {"name": "instance_noise", "std": 0.3, "horizon": 10}, loss="ragan", batch_size=4096)
+    seen, d = [], run.discriminator
+    run.discriminator = lambda x: seen.append(x.detach()) or d(x)
+    run.sample_real = lambda n: torch.zeros(n, 2)
+    run.step = 5
+    g_step(run, hooks, measure=False)
+    fake_seen, real_seen = seen
+    assert real_seen.std() == pytest.approx(0.15, rel=0.05)
 
 
 # --- replay ---------------------------------------------------------------------------------
@@ -148,15 +172,20 @@ def test_ttur_sets_each_networks_learning_rate_and_optimizer(tiny):
     assert isinstance(run.opt_g, torch.optim.Adam) and run.opt_g.param_groups[0]["lr"] == 1e-4
 
 
-def test_separate_batches_controls_how_many_passes_d_gets(tiny):
+def test_separate_batches_off_gives_d_one_joint_pass_instead_of_two(tiny):
     from ganx.trainer import d_step
 
-    for separate, sizes in ((True, [32, 32]), (False, [64])):
-        run, hooks, _ = built(tiny, {"name": "separate_batches", "separate": separate})
+    for tricks, sizes in (((), [32, 32]), (({"name": "separate_batches", "separate": False},), [64])):
+        run, hooks, _ = built(tiny, *tricks)
         seen = []
         run.discriminator.register_forward_pre_hook(lambda m, args, seen=seen: seen.append(len(args[0])))
         d_step(run, hooks, measure=False)
         assert seen == sizes
+
+
+def test_separate_batches_on_is_refused_as_the_default_loop(tiny):
+    with pytest.raises(UserError, match=r"tricks\[0\]: separate_batches with separate: true changes nothing"):
+        validate_run({**tiny, "tricks": ["separate_batches"]}, "test")
 
 
 def test_loss_balance_trains_the_network_over_its_threshold_more(tiny):

@@ -1,11 +1,11 @@
-"""``vectorize: true``: a worker trains the waiting seeds of one arm together, as one batched model.
+"""``vectorize: true``: a worker trains the waiting seeds of one arm together, as one stacked model.
 
 The worker that pops a seed cell claims the arm's other waiting seed cells, each by the same
 storage transition as any pop (WAITING to RUNNING), so a cell is still trained exactly once however
 many workers race. Only seeds that start afresh join: a cell continuing a stopped attempt's
 checkpoint runs alone. Each claimed trial records its worker as it is popped, and gets a heartbeat
 and the outcome of its own seed, recorded as a separate run's would be (see
-:func:`ganx.vectorized.train_vectorized`).
+:func:`ganx.trainer.train_seeds`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from .. import trainer
 from ..errors import EnvironmentFault
 from ..store import exclusive
 from . import liveness, queue
@@ -27,7 +28,7 @@ def run_together(study, trial, cell: Cell | None, sweep: Sweep, results: Path, r
     """Train the popped ``trial`` with the other waiting seeds of its arm; each cell's recorded outcome.
 
     None, with nothing claimed, if they cannot train together (the caller runs ``trial`` alone):
-    a tuning cell, a cell continuing a checkpoint, an arm the batched model does not support, or
+    a tuning cell, a cell continuing a checkpoint, an arm that cannot be stacked, or
     no other seed waiting.
     """
     if cell is None or cell.tune is not None or stopped_before(study, trial, cell.key) is not None:
@@ -67,11 +68,11 @@ def run_together(study, trial, cell: Cell | None, sweep: Sweep, results: Path, r
 
 
 def cannot_stack(configs: list) -> str | None:
-    """Why these seeds cannot train as one batched model, found before any trial is claimed; None if they can."""
-    from ..vectorized import Seeds, Unsupported
+    """Why these seeds cannot train as one stacked model, found before any trial is claimed; None if they can."""
+    from ..stacked import Unsupported  # imports torch
 
     try:
-        Seeds(configs)  # why_not, then builds the seeds' nets and stacks their layers; trains nothing
+        trainer.Seeds.build(configs)  # why_not, then builds the seeds' nets and stacks their layers; trains nothing
     except Unsupported as reason:
         return str(reason)
     return None
@@ -79,12 +80,10 @@ def cannot_stack(configs: list) -> str | None:
 
 def train_claimed(study, claimed: list, sweep: Sweep, results: Path, env: WorkerEnv) -> list:
     """Each claimed seed's outcome: what ``train`` returns, or the exception it raised (a crash: every seed's)."""
-    from ..vectorized import train_vectorized
-
     try:
         runs = [prepare(study, t, c, sweep, results, env) for t, c in claimed]
         configs, outs = [config for config, _, _ in runs], [out for _, out, _ in runs]
-        return train_vectorized(configs, outs, reports=[reporter(t, sweep) for t, _ in claimed])
+        return trainer.train_seeds(configs, outs, reports=[reporter(t, sweep) for t, _ in claimed])
     except Exception as exc:  # recorded for every seed, and retried like any crash
         return [exc] * len(claimed)
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from ganx import hookimpl
 
-from . import failure, generator, labels, noise, optimizer, packing, pixels, regularize, replay, schedule
+from . import augment, failure, generator, labels, noise, optimizer, packing, pixels, regularize, replay, schedule
 
 
 @hookimpl
 def register_tricks(register):
-    for group in (labels, noise, replay, schedule, optimizer, regularize, generator, packing, pixels, failure):
+    for group in (
+        labels, noise, augment, replay, schedule, optimizer, regularize, generator, packing, pixels, failure
+    ):
         for trick in group.TRICKS:
             register(trick)

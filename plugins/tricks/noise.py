@@ -50,5 +50,8 @@ class InstanceNoise(OwnRng, Trick):
     def g_inputs(self, fake, run):
         return self._noisy(fake, run)
 
+    def g_real_inputs(self, real, run):
+        return self._noisy(real, run)
+
 
 TRICKS = (InstanceNoise,)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ganx import Trick, UserError
+from ganx import Trick
 
 
 class UnitRange(Trick):
@@ -14,14 +14,13 @@ class UnitRange(Trick):
     """
 
     name = "unit_range"
+    kinds = ("images",)
 
     def setup(self, run):
         from torch import nn
 
         from ganx.plugins.layers import Affine
 
-        if run.dataset.kind != "images":
-            raise UserError(f"tricks: unit_range rescales pixels; dataset {run.dataset.name!r} has no pixels")
         run.generator = nn.Sequential(run.generator, Affine(2.0, -1.0))
         run.discriminator = nn.Sequential(Affine(0.5, 0.5), run.discriminator)
 

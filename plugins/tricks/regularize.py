@@ -96,6 +96,7 @@ class WeightClip(Trick):
     (WGAN's constraint, for any loss)."""
 
     name = "weight_clip"
+    batched = True  # clipping is elementwise, so it clips a stacked net's seeds as their own runs
 
     class Params(Params):
         clip: float = Field(0.01, gt=0)

@@ -57,6 +57,13 @@ class SeparateBatches(Trick):
     def setup(self, run):
         run.joint_d_batch = not self.params.separate
 
+    @classmethod
+    def conflicts(cls, params, config) -> list[str]:
+        if params.separate:  # the trainer's own loop already gives D two passes
+            return ["separate_batches with separate: true changes nothing (D already sees real and fake in "
+                    "separate passes); set separate: false for one joint batch, or drop the trick"]
+        return []
+
 
 class LossBalance(Trick):
     """ganhacks #11's schedule: "while lossD > A: train D; while lossG > B: train G".

@@ -7,9 +7,9 @@ import os
 import signal
 
 import pytest
-from test_vectorized import NanArch
+from test_stacked_seeds import NanArch
 
-from ganx import trainer, vectorized
+from ganx import trainer
 from ganx.sweep.config import load_sweep
 from ganx.sweep.runner import open_studies
 
@@ -21,14 +21,15 @@ SEEDS = [0, 1, 2]
 
 @pytest.fixture
 def together(monkeypatch) -> list[list[int]]:
-    """The seeds of every train_vectorized call this process makes."""
-    calls, train_vectorized = [], vectorized.train_vectorized
+    """The seeds of every stacked training (train_seeds of several configs) this process makes."""
+    calls, train_seeds = [], trainer.train_seeds
 
     def spy(configs, *args, **kwargs):
-        calls.append([c.seed for c in configs])
-        return train_vectorized(configs, *args, **kwargs)
+        if len(configs) > 1:
+            calls.append([c.seed for c in configs])
+        return train_seeds(configs, *args, **kwargs)
 
-    monkeypatch.setattr(vectorized, "train_vectorized", spy)
+    monkeypatch.setattr(trainer, "train_seeds", spy)
     return calls
 
 
@@ -46,7 +47,7 @@ def test_an_arm_trains_its_seeds_together_and_records_each_as_its_separate_run(t
     path = sweep_file(tmp_path, tiny)
     code, _, err = ganx("sweep", path, "--results", tmp_path / "together")
     assert code == 0, err
-    assert together == [SEEDS]  # the mlp arm in one batched model; the batch norm arm one seed at a time
+    assert together == [SEEDS]  # the mlp arm as one stacked model; the batch norm arm one seed at a time
     sweep = load_sweep(path)
     assert_exactly_once(open_studies(sweep, tmp_path / "together").main, [c.key for c in sweep.cells])
 

@@ -1,4 +1,5 @@
-"""Vectorized seeds: K seeds trained as one batched model give each seed its separate run's results."""
+"""Vectorized seeds: K seeds stacked into one model, stepped by the one training loop, give each seed
+its separate run's results."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import torch
 from ganx import TrainingFailure, Trick, hookimpl
 from ganx.config import validate_run
 from ganx.plugins.architectures import MLP
-from ganx.trainer import train
-from ganx.vectorized import Unsupported, train_seeds, train_vectorized, why_not
+from ganx.stacked import Unsupported, why_not
+from ganx.trainer import train, train_seeds
 
 ARMS = {  # arm -> its change to the tiny config
     "nsgan": {},
@@ -22,6 +23,10 @@ ARMS = {  # arm -> its change to the tiny config
         "loss": "hinge", "arch": {"g": "mlp", "d": {"name": "mlp", "hidden": [8, 8], "maxout": 3}},
         "tricks": [{"name": "separate_batches", "separate": False}],
         "optimizer": {"name": "sgd", "lr": 0.01, "momentum": 0.5},
+    },
+    "wgan, weight clip on G (hooks on the stacked run)": {
+        "loss": {"name": "wgan", "clip": 0.05}, "tricks": [{"name": "weight_clip", "clip": 0.1, "nets": "g"}],
+        "optimizer": {"name": "rmsprop", "lr": 5e-4},
     },
 }
 
@@ -62,7 +67,7 @@ def test_each_seed_trains_as_its_own_separate_run(tiny, tmp_path, arm_id):
     arm = ARMS[arm_id]
     configs = seeds_of(tiny, arm, (0, 1) if arm else (0, 1, 2))
     assert why_not(configs) is None
-    outcomes = train_vectorized(configs, [tmp_path / f"vec-{c.seed}" for c in configs])
+    outcomes = train_seeds(configs, [tmp_path / f"vec-{c.seed}" for c in configs])
     for config, outcome in zip(configs, outcomes):
         separate = train(config, tmp_path / f"sep-{config.seed}")
         assert outcome["metrics"] == pytest.approx(separate["metrics"], rel=1e-4, abs=1e-6)
@@ -71,18 +76,19 @@ def test_each_seed_trains_as_its_own_separate_run(tiny, tmp_path, arm_id):
 
 def test_a_seed_checkpoint_resumes_as_a_separate_run(tiny, tmp_path):
     configs = seeds_of(tiny, {})[:2]
-    train_vectorized([c.model_copy(update={"steps": 6}) for c in configs], [tmp_path / "a", tmp_path / "b"])
+    train_seeds([c.model_copy(update={"steps": 6}) for c in configs], [tmp_path / "a", tmp_path / "b"])
     (tmp_path / "a" / "final.json").unlink()
     resumed = train(configs[0], tmp_path / "a", resume=True)
     assert resumed["metrics"] == pytest.approx(train(configs[0])["metrics"], rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    ({"tricks": ["label_smoothing"]}, "trick label_smoothing is not supported (it does not declare batched = True)"),
-    ({"loss": "wgan"}, "loss wgan acts through the hook after_d_step"),
+    ({"tricks": ["label_smoothing"]},
+     "trick label_smoothing acts through the hook setup and does not declare batched = True"),
+    ({"loss": "wgan-gp"}, "loss wgan-gp acts through the hook setup and does not declare batched = True"),
     ({"amp": "bf16"}, "amp is not supported"),
 ])
-def test_configs_it_cannot_vectorize_say_why(tiny, change, reason):
+def test_configs_it_cannot_stack_say_why(tiny, change, reason):
     assert why_not(seeds_of(tiny, change)) == reason
 
 
@@ -96,14 +102,11 @@ def test_configs_must_differ_only_in_seed(tiny):
 
 
 @pytest.mark.parametrize(("norm", "layer"), [("batch", "BatchNorm1d"), ("spectral", "parametrized")])
-def test_layers_it_cannot_stack_fall_back_to_separate_runs(tiny, tmp_path, norm, layer):
+def test_layers_it_cannot_stack_are_refused_before_anything_is_written(tiny, tmp_path, norm, layer):
     configs = seeds_of(tiny, {"norm": norm, "steps": 4})[:2]
     with pytest.raises(Unsupported, match=layer):
-        train_vectorized(configs, [tmp_path / "x", tmp_path / "y"])
+        train_seeds(configs, [tmp_path / "x", tmp_path / "y"])
     assert not (tmp_path / "x").exists()
-    outcomes = train_seeds(configs, [tmp_path / "a", tmp_path / "b"])
-    assert [o["metrics"] for o in outcomes] == [train(c)["metrics"] for c in configs]
-    assert (tmp_path / "b" / "final.json").is_file()
 
 
 class NanForSeed1(MLP):
@@ -127,7 +130,7 @@ class NanArch:
 def test_a_diverging_seed_fails_alone(tiny, tmp_path, register_plugin):
     register_plugin(NanArch())
     configs = seeds_of(tiny, {"arch": {"name": "test-nan-for-seed-1", "hidden": [16, 16]}})
-    outcomes = train_vectorized(configs, [tmp_path / f"s{c.seed}" for c in configs])
+    outcomes = train_seeds(configs, [tmp_path / f"s{c.seed}" for c in configs])
     with pytest.raises(TrainingFailure) as separate:
         train(configs[1])
     failure = outcomes[1]
@@ -141,23 +144,37 @@ def test_a_diverging_seed_fails_alone(tiny, tmp_path, register_plugin):
         assert rows(tmp_path / f"s{k}")[-1]["step"] == 12
 
 
-class ClaimsBatched(Trick):
-    """A third party's trick that declares batched = True yet acts through a hook the batched model skips."""
+class Doubling(Trick):
+    """A third party's batched trick: it doubles D's loss, on a seed's own run or on a stacked one."""
 
-    name = "test-claims-batched"
+    name = "test-doubling"
     batched = True
+    seen: list[int | None] = []
 
-    def after_d_step(self, run):
-        pass
+    def adjust_d_loss(self, d_loss, batch, run):
+        self.seen.append(run.seeds)
+        return 2 * d_loss
 
 
-def test_a_trick_declaring_batched_but_acting_through_a_hook_is_not_vectorized(tiny, register_plugin):
+def test_a_batched_trick_is_reached_through_the_same_hook_on_the_stacked_run(tiny, tmp_path, register_plugin):
     class Plugin:
         @hookimpl
         def register_tricks(self, register):
-            register(ClaimsBatched)
+            register(Doubling)
 
     register_plugin(Plugin())
-    reason = why_not(seeds_of(tiny, {"tricks": ["test-claims-batched"]}))
-    assert reason == "trick test-claims-batched declares batched = True but acts through the hook after_d_step"
-    assert why_not(seeds_of(tiny, {"tricks": ["d_steps", "ttur"]})) is None
+    Doubling.seen.clear()
+    configs = seeds_of(tiny, {"tricks": ["test-doubling"], "steps": 4})[:2]
+    assert why_not(configs) is None
+    train_seeds(configs, [tmp_path / f"together-{c.seed}" for c in configs])
+    assert Doubling.seen == [2] * 4
+    for config in configs:
+        train(config, tmp_path / f"apart-{config.seed}")
+    assert Doubling.seen == [2] * 4 + [None] * 8
+    for config in configs:
+        got, want = rows(tmp_path / f"together-{config.seed}"), rows(tmp_path / f"apart-{config.seed}")
+        assert [r.keys() for r in got] == [r.keys() for r in want]
+        for g, w in zip(got, want):
+            assert g == pytest.approx(w, rel=1e-4, abs=1e-5)
+    train(seeds_of(tiny, {"steps": 4})[0], tmp_path / "plain")
+    assert rows(tmp_path / "together-0")[0]["d_loss"] == pytest.approx(2 * rows(tmp_path / "plain")[0]["d_loss"])
