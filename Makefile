@@ -9,7 +9,7 @@ demo: $(STAMP)
 	$(VENV)/bin/ganx sweep sweeps/tricks.yaml
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

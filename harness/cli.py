@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+console = Console(soft_wrap=True)  # a path or command line is never broken across lines
 INCOMPLETE = 1  # exit code of `sweep` and `table` while some cell has no outcome (the table says which)
 
 def print_table(table) -> None:

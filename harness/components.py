@@ -87,22 +87,27 @@ class Plugin:
 
 @dataclass
 class DBatch:
-    """What the discriminator saw in one D step: its inputs and its logits."""
+    """What the discriminator saw in one D step: its inputs, its logits, and (conditional runs) their labels."""
 
     real: Tensor
     fake: Tensor
     real_logits: Tensor
     fake_logits: Tensor
+    real_labels: Tensor | None = None
+    fake_labels: Tensor | None = None
 
 
 @dataclass
 class GBatch:
-    """What one G step produced: the latent codes, the fakes, and D's logits on them."""
+    """What one G step produced: the latent codes, the fakes, D's logits on them, and (conditional
+    runs) the labels the fakes were generated for and the real batch's labels."""
 
     z: Tensor
     fake: Tensor
     fake_logits: Tensor
     real_logits: Tensor | None
+    fake_labels: Tensor | None = None
+    real_labels: Tensor | None = None
 
 
 class SampleZ(Protocol):
@@ -119,6 +124,9 @@ class Run:
     Tricks may replace ``generator``/``discriminator`` or ``sample_z`` (a :class:`SampleZ`) and edit
     ``optimizer`` in :meth:`TrainingHooks.setup`, and may change ``d_steps``/``g_steps`` at any time;
     the trainer reads them afresh every step.
+
+    A conditional run (config ``labels``) has ``num_classes`` > 0 and the dataset's ``labels``; its G
+    and D are called ``G(z, labels)`` and ``D(x, labels)``.
 
     ``seeds`` is None for one seed's run. When K seeds train as one stacked model (a sweep's
     ``vectorize: true``), the hooks of plugins that declare ``batched = True`` get a run with
@@ -150,6 +158,9 @@ class Run:
     joint_d_batch: bool = False
     last: dict[str, Tensor] = field(default_factory=dict)
     seeds: int | None = None
+    labels: Tensor | None = None
+    num_classes: int = 0
+    class_frequencies: Tensor | None = None
 
     def sample_real(self, n: int) -> Tensor:
         """A batch of n real samples, drawn by index from the dataset tensor."""
@@ -157,6 +168,21 @@ class Run:
 
         idx = torch.randint(len(self.data), (n,), generator=self.rng, device=self.data.device)
         return self.data[idx]
+
+    def sample_labeled(self, n: int) -> tuple[Tensor, Tensor]:
+        """A conditional run's batch of n real samples and their class labels."""
+        import torch
+
+        idx = torch.randint(len(self.data), (n,), generator=self.rng, device=self.data.device)
+        return self.data[idx].to(self.device), self.labels[idx].to(self.device)
+
+    def sample_labels(self, n: int) -> Tensor:
+        """A conditional run's n class labels for G: uniform, or at the data's class frequencies."""
+        import torch
+
+        if self.config.labels == "frequency":
+            return torch.multinomial(self.class_frequencies, n, replacement=True, generator=self.rng)
+        return torch.randint(self.num_classes, (n,), generator=self.rng, device=self.device)
 
 
 class TrainingHooks:
@@ -376,6 +402,10 @@ class Architecture(Plugin):
 
     G maps ``(batch, latent_dim)`` to ``(batch, *data_shape)`` in [-1, 1]; D has no final sigmoid.
 
+    An architecture is conditional if its builders also take ``num_classes``: for a config with
+    ``labels``, ganx passes it, and calls the nets it gets as ``G(z, labels)`` and ``D(x, labels)``
+    (labels: ``(batch,)`` class indices). For ``labels: none`` it passes no ``num_classes``.
+
     >>> import torch
     >>> from torch import nn
     >>> from ganx import Architecture
@@ -445,6 +475,7 @@ class Evaluation:
     device: torch.device
     seed: int
     cache: dict[str, Any] = field(default_factory=dict)
+    labels: Tensor | None = None  # a conditional run's: the class each fake was generated for
 
 
 class Metric(Plugin):

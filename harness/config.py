@@ -110,6 +110,10 @@ class RunConfig(Strict):
     init: Pair = Field(default_factory=lambda: Pair.model_validate("default"))
     loss: Spec = Field(default_factory=lambda: Spec.model_validate("nsgan"))
     tricks: list[Spec] = Field(default_factory=list)
+    labels: Literal["none", "uniform", "frequency"] = Field(
+        "none", description="class labels, for a conditional GAN: none (unconditional), or G's labels drawn "
+                            "uniformly or at the data's class frequencies (D sees each sample's label)"
+    )
     optimizer: Optimizers = Field(default_factory=Optimizers)
     steps: int = Field(gt=0)
     batch_size: int = Field(64, gt=0, le=MAX_BATCH)
@@ -253,7 +257,7 @@ def validate_run(data: dict[str, Any], source: str, catalog=None) -> RunConfig:
         for path, category, spec in config.plugin_specs():
             if kind not in getattr(catalog.get(category, spec.name), "kinds", (kind,)):  # metrics, tricks
                 problems.append(f"{path}: {category} {spec.name!r} does not apply to {kind} datasets")
-        problems += conflicts(config, catalog) + ignored_targets(config, catalog)
+        problems += conflicts(config, catalog) + ignored_targets(config, catalog) + unconditional(config, catalog)
     if problems:
         raise UserError(*(f"{source}: {line}" for line in problems))
     return config
@@ -307,6 +311,22 @@ def ignored_targets(config: RunConfig, catalog) -> list[str]:
         for path, category, spec in config.plugin_specs()
         if category == "trick" and catalog.get(category, spec.name).d_targets is not TrainingHooks.d_targets
     ]
+
+
+def unconditional(config: RunConfig, catalog) -> list[str]:
+    """For a conditional run (``labels``), the architectures that cannot take class labels: their
+    builder has no ``num_classes`` argument."""
+    import inspect
+
+    if config.labels == "none":
+        return []
+    problems = []
+    for path, spec, builder in (("arch.g", config.arch.g, "build_generator"),
+                                ("arch.d", config.arch.d, "build_discriminator")):
+        if "num_classes" not in inspect.signature(getattr(catalog.get("architecture", spec.name), builder)).parameters:
+            problems.append(f"{path}: architecture {spec.name!r} is not conditional ({builder} takes no "
+                            f"num_classes), so it cannot serve labels: {config.labels}")
+    return problems
 
 
 def load_run(path: Path, sets: list[str] = (), catalog=None) -> RunConfig:

@@ -39,10 +39,10 @@ class RunWriter:
         """Replace checkpoint.pt with ``state`` (see :func:`ganx.resume.run_state`)."""
         store.save_checkpoint(self.out / "checkpoint.pt", state)
 
-    def samples(self, fake, dataset: Dataset) -> None:
+    def samples(self, fake, dataset: Dataset, labels=None) -> None:
         from .report.pictures import save_samples
 
-        save_samples(fake, dataset, self.out / "samples.png")
+        save_samples(fake, dataset, self.out / "samples.png", labels=labels)
 
     def finish(self, final: dict[str, Any]) -> None:
         """Write final.json and curves.png (losses, D outputs, grad norms and metrics over steps)."""

@@ -23,7 +23,7 @@ def sample(run_dir: Path, n: int, fmt: str, out: Path, *, ema: bool = True, trun
 
     from .config import load_run
     from .resume import resume_from
-    from .trainer import build_run
+    from .trainer import build_run, forward
 
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
@@ -43,15 +43,16 @@ def sample(run_dir: Path, n: int, fmt: str, out: Path, *, ema: bool = True, trun
     g.eval()
     z_rng = torch.Generator(device=run.device)
     z_rng.manual_seed(config.seed + 2_000_003)  # not the evaluation's fixed z
+    labels = torch.arange(n, device=run.device) % run.num_classes if run.num_classes else None  # classes in turn
     chunks = []
     with torch.no_grad():
         for start in range(0, n, BATCH):
             z = latent(run, min(BATCH, n - start), z_rng, truncation)
-            chunks.append(g(z).float().cpu())
+            chunks.append(forward(g, z, None if labels is None else labels[start : start + len(z)]).float().cpu())
             if progress:
                 progress(start + len(z))
     fake = torch.cat(chunks)
-    write(fake, fmt, Path(out), run.dataset, images)
+    write(fake, fmt, Path(out), run.dataset, images, None if labels is None else labels.cpu())
     return Path(out)
 
 
@@ -64,8 +65,9 @@ def latent(run, n: int, z_rng, truncation: float | None):
     return z
 
 
-def write(fake, fmt: str, out: Path, dataset, images: bool) -> None:
-    """Save the samples; a full disk or an unwritable folder is one error naming the path."""
+def write(fake, fmt: str, out: Path, dataset, images: bool, labels=None) -> None:
+    """Save the samples (and a conditional run's class labels, ``y`` in npz); a full disk or an
+    unwritable folder is one error naming the path."""
     import io
 
     import numpy as np
@@ -74,12 +76,12 @@ def write(fake, fmt: str, out: Path, dataset, images: bool) -> None:
     from .store import atomic_write
 
     if fmt == "grid":
-        save_samples(fake, dataset, out)
+        save_samples(fake, dataset, out, labels=labels)
         return
     if fmt == "npz":
         x = uint8_nhwc(fake) if images else fake.numpy().astype(np.float32)
         buffer = io.BytesIO()
-        np.savez(buffer, x=x)
+        np.savez(buffer, x=x, **({} if labels is None else {"y": labels.numpy()}))
         atomic_write(out, lambda f: f.write(buffer.getvalue()), mode="wb")
         return
     from PIL import Image

@@ -50,6 +50,8 @@ def why_not(configs: list[RunConfig], catalog: Catalog | None = None) -> str | N
     if differ:
         return f"the configs differ in {differ[0]}, not only in seed"
     first = configs[0]
+    if first.labels != "none":
+        return "conditional runs (labels) are not supported"
     options = [k for k in ("compile", "channels_last") if getattr(first, k)] + (["amp"] if first.amp != "off" else [])
     if options:
         return f"{options[0]} is not supported"

@@ -91,9 +91,18 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
     device = resolve_device(config.device)
     dataset = catalog.create("dataset", config.dataset)
     with memory_for("dataset"):
-        real, _ = blamed(dataset, "load", data_dir(config), "train")
+        real, labels = blamed(dataset, "load", data_dir(config), "train")
         on_device = fits_on_device(real, device)
         data = real.to(device) if on_device else real
+    conditional = {}
+    if config.labels != "none":
+        if labels is None:
+            raise UserError(f"labels: dataset {dataset.name!r} has no class labels; use labels: none")
+        labels = labels.to(data.device)
+        frequencies = torch.bincount(labels).float().to(device)
+        frequencies /= frequencies.sum()
+        conditional = {"labels": labels, "num_classes": len(frequencies), "class_frequencies": frequencies}
+    num_classes = [conditional["num_classes"]] if conditional else []
     shape = tuple(data.shape[1:])
     arch_g, arch_d = catalog.create("architecture", config.arch.g), catalog.create("architecture", config.arch.d)
     norm_g, norm_d = catalog.create("normalization", config.norm.g), catalog.create("normalization", config.norm.d)
@@ -106,9 +115,9 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         return torch.randn(n, config.latent_dim, generator=generator or rng, device=device)
 
     with memory_for("arch.g"):
-        generator = blamed(arch_g, "build_generator", config.latent_dim, shape, norm_g).to(device)
+        generator = blamed(arch_g, "build_generator", config.latent_dim, shape, norm_g, *num_classes).to(device)
     with memory_for("arch.d"):
-        discriminator = blamed(arch_d, "build_discriminator", shape, norm_d).to(device)
+        discriminator = blamed(arch_d, "build_discriminator", shape, norm_d, *num_classes).to(device)
     for net, spec in ((generator, config.init.g), (discriminator, config.init.d)):
         blamed(catalog.create("initialization", spec), "apply", net)
 
@@ -128,6 +137,7 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         sample_z=sample_z,
         rng=rng,
         optimizer={"g": config.optimizer.g, "d": config.optimizer.d},
+        **conditional,
     )
     if not on_device:
         run.sample_real = host_sampler(data, device, config.seed)
@@ -140,17 +150,33 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
     return run, hooks, metrics
 
 
-def discriminate(run: Run, real, fake):
+def real_batch(run: Run, n: int):
+    """n real samples, and their class labels (None for an unconditional run)."""
+    return run.sample_labeled(n) if run.num_classes else (run.sample_real(n), None)
+
+
+def class_labels(run: Run, n: int):
+    """n class labels for G to generate (None for an unconditional run)."""
+    return run.sample_labels(n) if run.num_classes else None
+
+
+def forward(net, x, labels):
+    """``net(x)``, or ``net(x, labels)`` for a conditional run's G and D."""
+    return net(x) if labels is None else net(x, labels)
+
+
+def discriminate(run: Run, real, fake, real_labels=None, fake_labels=None):
     """D's logits on real and fake: two passes, or one joint batch when ``run.joint_d_batch``."""
     import torch
 
     if run.joint_d_batch:
         batch = 1 if run.seeds else 0  # a stacked run's batches are seed first
-        logits = run.discriminator(torch.cat([real, fake], batch))
+        labels = None if real_labels is None else torch.cat([real_labels, fake_labels])
+        logits = forward(run.discriminator, torch.cat([real, fake], batch), labels)
         n_real, n_fake = real.shape[batch], fake.shape[batch]
         cut = logits.shape[-1] * n_real // (n_real + n_fake)  # D may pack samples (fewer logits)
         return logits[..., :cut], logits[..., cut:]
-    return run.discriminator(real), run.discriminator(fake)
+    return forward(run.discriminator, real, real_labels), forward(run.discriminator, fake, fake_labels)
 
 
 def grad_norm(module, seeds: int | None = None):
@@ -182,16 +208,18 @@ def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
 
     n = run.config.batch_size
     with amp.autocast():
-        real = run.sample_real(n)
+        real, real_labels = real_batch(run, n)
+        fake_labels = class_labels(run, n)
         with torch.no_grad():
-            fake = run.generator(run.sample_z(n))
+            fake = forward(run.generator, run.sample_z(n), fake_labels)
         real, fake = hooks.pipe_pair("d_inputs", real, fake, run)
-        real_logits, fake_logits = discriminate(run, real, fake)
+        real_logits, fake_logits = discriminate(run, real, fake, real_labels, fake_labels)
         real_target, fake_target = hooks.pipe_pair(
             "d_targets", torch.ones_like(real_logits), torch.zeros_like(fake_logits), run
         )
         d_loss = blamed(run.loss, "d_loss", real_logits, fake_logits, real_target, fake_target)
-        d_loss = hooks.pipe("adjust_d_loss", d_loss, DBatch(real, fake, real_logits, fake_logits), run)
+        batch = DBatch(real, fake, real_logits, fake_logits, real_labels, fake_labels)
+        d_loss = hooks.pipe("adjust_d_loss", d_loss, batch, run)
     run.last["real_logits"], run.last["fake_logits"] = real_logits.detach(), fake_logits.detach()
     backward(run, "d", d_loss, measure, amp)
     hooks.each("before_d_step", run)
@@ -205,14 +233,16 @@ def g_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
     """One generator update. Returns the detached G loss."""
     n = run.config.batch_size
     with amp.autocast():
-        z = run.sample_z(n)
-        fake = hooks.pipe("g_inputs", run.generator(z), run)
-        fake_logits = run.discriminator(fake)
-        real_logits = None
+        z, fake_labels = run.sample_z(n), class_labels(run, n)
+        fake = hooks.pipe("g_inputs", forward(run.generator, z, fake_labels), run)
+        fake_logits = forward(run.discriminator, fake, fake_labels)
+        real_logits = real_labels = None
         if run.loss.g_needs_real:
-            real_logits = run.discriminator(hooks.pipe("g_real_inputs", run.sample_real(n), run))
+            real, real_labels = real_batch(run, n)
+            real_logits = forward(run.discriminator, hooks.pipe("g_real_inputs", real, run), real_labels)
         g_loss = blamed(run.loss, "g_loss", fake_logits, real_logits)
-        g_loss = hooks.pipe("adjust_g_loss", g_loss, GBatch(z, fake, fake_logits, real_logits), run)
+        batch = GBatch(z, fake, fake_logits, real_logits, fake_labels, real_labels)
+        g_loss = hooks.pipe("adjust_g_loss", g_loss, batch, run)
     backward(run, "g", g_loss, measure, amp)
     hooks.each("before_g_step", run)
     amp.step(run.opt_g)
@@ -221,8 +251,16 @@ def g_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
     return run.last["g_loss"]
 
 
+def eval_labels(run: Run, n: int):
+    """The classes of an evaluation's n fakes: each class in turn (None for an unconditional run)."""
+    import torch
+
+    return torch.arange(n, device=run.device) % run.num_classes if run.num_classes else None
+
+
 def generate(run: Run, hooks: Hooks, n: int, chunk: int = 1000):
-    """``n`` samples from a fixed z (the same at every evaluation), with G in eval mode."""
+    """``n`` samples from a fixed z (the same at every evaluation), with G in eval mode; a conditional
+    run's are of the classes :func:`eval_labels` gives."""
     import torch
 
     g = run.eval_generator or run.generator
@@ -231,9 +269,12 @@ def generate(run: Run, hooks: Hooks, n: int, chunk: int = 1000):
     hooks.each("before_eval", run)
     z_rng = torch.Generator(device=run.device)
     z_rng.manual_seed(run.config.seed + 1_000_003)
+    labels = eval_labels(run, n)
     with torch.no_grad():
         z = run.sample_z(n, z_rng)
-        fake = torch.cat([g(z[i : i + chunk]) for i in range(0, n, chunk)])
+        fake = torch.cat([
+            forward(g, z[i : i + chunk], None if labels is None else labels[i : i + chunk]) for i in range(0, n, chunk)
+        ])
     g.train(was_training)
     return fake
 
@@ -242,7 +283,8 @@ def evaluate(run: Run, hooks: Hooks, metrics: list) -> tuple[dict[str, float], d
     """Compute every configured metric on freshly generated samples."""
     fake = generate(run, hooks, run.config.eval.samples)
     ev = Evaluation(
-        fake=fake, dataset=run.dataset, data_dir=data_dir(run.config), device=run.device, seed=run.config.seed
+        fake=fake, dataset=run.dataset, data_dir=data_dir(run.config), device=run.device, seed=run.config.seed,
+        labels=eval_labels(run, len(fake)),
     )
     values = {m.name: float(blamed(m, "compute", ev)) for m in metrics}
     protocol = {m.name: blamed(m, "protocol", ev) for m in metrics}
@@ -494,6 +536,7 @@ def train_seeds(
         values, protocol, fake = finals[k]
         outcomes[k] = {"step": config.steps, "metrics": values, "protocol": protocol}
         if writers[k]:
-            writers[k].samples(fake, seeds.own[k][0].dataset)
+            seed_run = seeds.own[k][0]
+            writers[k].samples(fake, seed_run.dataset, eval_labels(seed_run, len(fake)))
             writers[k].finish(outcomes[k])
     return outcomes

@@ -99,9 +99,9 @@ class WassersteinGP(OwnRng, Loss):
     g_loss = Wasserstein.g_loss
 
     def adjust_d_loss(self, d_loss, batch, run):
-        from ganx.plugins.penalties import unit_gradient_penalty
+        from ganx.plugins.penalties import critic, unit_gradient_penalty
 
-        penalty = unit_gradient_penalty(run.discriminator, batch.real, batch.fake, self.rng)
+        penalty = unit_gradient_penalty(critic(run, batch.real_labels), batch.real, batch.fake, self.rng)
         return d_loss + self.params.gp_weight * penalty
 
 

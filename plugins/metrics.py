@@ -11,6 +11,7 @@ from ganx.plugins.image_metrics import (
     Coverage,
     Density,
     InceptionFID,
+    IntraFID,
     Precision,
     Recall,
 )
@@ -80,8 +81,39 @@ class ReverseKL(MixtureMetric):
         return float((p * (p * k).log()).sum())
 
 
+class ClassAccuracy(Metric):
+    """A conditional run's share of fakes recognised as the class they were generated for: by the
+    domain classifier (images), or by their nearest mode (mixtures, whose labels are mode indices)."""
+
+    name = "class_accuracy"
+    direction = "maximize"
+
+    @classmethod
+    def conflicts(cls, params, config) -> list[str]:
+        return [] if config.labels != "none" else ["class_accuracy needs a conditional run (labels: uniform)"]
+
+    def predicted(self, ev: Evaluation):
+        if ev.dataset.kind == "points":
+            return mode_assignment(ev)[0]
+        from ganx.plugins.features import fake_embedding
+
+        return fake_embedding(ev)[1].argmax(1)
+
+    def compute(self, ev):
+        return float((self.predicted(ev).cpu() == ev.labels.cpu()).float().mean())
+
+    def protocol(self, ev):
+        judge = "nearest mode" if ev.dataset.kind == "points" else "domain classifier"
+        protocol = {"samples": len(ev.fake), "classes": int(ev.labels.max()) + 1, "judge": judge}
+        if ev.dataset.kind == "images":
+            from ganx.plugins.features import feature_space
+
+            protocol |= feature_space(ev).protocol()
+        return protocol
+
+
 @hookimpl
 def register_metrics(register):
     builtins = (Modes, HighQuality, ReverseKL, FID, KID, Precision, Recall, Density, Coverage)
-    for metric in (*builtins, ClassCoverage, ClassKL, InceptionFID, ParzenLL):
+    for metric in (*builtins, ClassCoverage, ClassKL, ClassAccuracy, IntraFID, InceptionFID, ParzenLL):
         register(metric)

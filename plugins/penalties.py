@@ -10,8 +10,14 @@ import torch
 from ganx.plugins.randomness import uniform
 
 
+def critic(run, labels):
+    """D as a function of its input alone: a conditional run's D with the batch's real labels bound."""
+    return run.discriminator if labels is None else lambda x: run.discriminator(x, labels)
+
+
 def input_gradients(discriminator, x: torch.Tensor) -> torch.Tensor:
-    """dD(x)/dx per sample, flattened to ``(batch, features)``, kept in the graph for backward."""
+    """dD(x)/dx per sample, flattened to ``(batch, features)``, kept in the graph for backward
+    (``discriminator``: D, or any function of its input alone, as :func:`critic` gives)."""
     x = x.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
     return grad.flatten(1)

@@ -1,4 +1,5 @@
-"""MLP and DCGAN: shapes, layer layout (strides, norms, biases), and short DCGAN runs on 16×16 digits."""
+"""MLP and DCGAN: shapes, layer layout (strides, norms, biases), the resampling switches (also resnet's),
+and short DCGAN runs on 16×16 digits."""
 
 from __future__ import annotations
 
@@ -62,6 +63,46 @@ def test_dcgan_is_strided_with_no_pooling():
     assert [m.stride for m in d.modules() if isinstance(m, nn.Conv2d)] == [(2, 2)] * 2
     assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) for m in [*g.modules(), *d.modules()])
     assert not isinstance(d[1], nn.BatchNorm2d) and isinstance(d[3], nn.BatchNorm2d)  # no norm on D's input layer
+
+
+RESAMPLING = {"pixel_shuffle": nn.PixelShuffle, "nearest": nn.Upsample, "avg_pool": nn.AvgPool2d,
+              "max_pool": nn.MaxPool2d}  # the layers that only these options put in G or D
+SMALL = [{"name": "dcgan", "g_widths": [16, 8, 4], "d_widths": [4, 8]}, {"name": "resnet", "ngf": 8, "ndf": 8}]
+SIZED = [(arch, shape) for arch in SMALL for shape in [(1, 28, 28), (3, 32, 32), (1, 8, 8)]]
+EVEN_KERNEL = ({**SMALL[0], "kernel": 4}, (3, 32, 32))  # 'same' padding; dcgan's G has no stride-1 layer at 32
+
+
+@pytest.mark.parametrize(("arch", "shape"), [*SIZED, EVEN_KERNEL])
+@pytest.mark.parametrize(("upsample", "downsample"), [
+    ("transposed", "stride"), ("pixel_shuffle", "avg_pool"), ("nearest", "max_pool"),
+])
+def test_each_resampling_switch_builds_its_layers_and_keeps_the_shapes(arch, shape, upsample, downsample):
+    arch = create("architecture", {**arch, "upsample": upsample, "downsample": downsample})
+    g = arch.build_generator(6, shape, create("normalization", "batch"))
+    d = arch.build_discriminator(shape, create("normalization", "batch"))
+    fake = g(torch.randn(3, 6))
+    assert fake.shape == (3, *shape) and d(fake).shape == (3,)
+    assert has_stride_2(g, nn.ConvTranspose2d) == (upsample == "transposed")
+    assert has_stride_2(d, nn.Conv2d) == (downsample == "stride")
+    layers = {type(m) for m in [*g.modules(), *d.modules()] if type(m) in RESAMPLING.values()}
+    assert layers == {RESAMPLING[kind] for kind in (upsample, downsample) if kind in RESAMPLING}
+
+
+def has_stride_2(net: nn.Module, conv: type[nn.Module]) -> bool:
+    return any(isinstance(m, conv) and m.stride == (2, 2) for m in net.modules())
+
+
+def test_dcgans_default_build_is_as_before_the_resampling_switches():
+    arch, batch = create("architecture", "dcgan"), create("normalization", "batch")
+    g, d = arch.build_generator(100, (3, 32, 32), batch), arch.build_discriminator((3, 32, 32), batch)
+    assert (sum(p.numel() for p in g.parameters()), sum(p.numel() for p in d.parameters())) == (1_451_267, 218_241)
+    assert [type(m).__name__ for m in g] == [
+        "Linear", "BatchNorm1d", "ReLU", "Reshape", "ConvTranspose2d", "BatchNorm2d", "ReLU", "ConvTranspose2d",
+        "BatchNorm2d", "ReLU", "ConvTranspose2d", "Tanh",
+    ]
+    assert [type(m).__name__ for m in d] == [
+        "Conv2d", "LeakyReLU", "Conv2d", "BatchNorm2d", "LeakyReLU", "Flatten", "Linear", "Logits",
+    ]
 
 
 def test_dcgan_expresses_the_tensorflow_tutorial_dcgan():

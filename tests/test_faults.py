@@ -116,6 +116,7 @@ def test_twenty_kill_9s_at_random_moments_lose_and_duplicate_no_cell_on_the_jour
     kill_at_random_moments(tmp_path, tiny, kills=20, extra=[], seed=1)
 
 
+@pytest.mark.xdist_group("postgresql")  # one PostgreSQL server, stopped by one of them
 def test_twenty_kill_9s_at_random_moments_lose_and_duplicate_no_cell_on_postgresql(tmp_path, tiny, postgres_url):
     kill_at_random_moments(tmp_path, tiny, kills=20, extra=["--storage", postgres_url], seed=2)
 
@@ -304,6 +305,7 @@ def test_a_disk_that_fills_mid_run_names_the_file_and_resume_finishes(tmp_path, 
 # --- a PostgreSQL outage ------------------------------------------------------------------------
 
 
+@pytest.mark.xdist_group("postgresql")  # one PostgreSQL server, stopped by one of them
 def test_a_postgresql_outage_mid_sweep_is_one_line_and_a_rerun_finishes_every_cell_once(tmp_path, tiny, postgres_url,
                                                                                         register_plugin):
     register_plugin(TestTricks())

@@ -113,6 +113,7 @@ def test_two_processes_on_one_journal_study_run_every_cell_once(tmp_path, tiny, 
     assert_exactly_once(open_studies(sweep, results).main, [c.key for c in sweep.cells])
 
 
+@pytest.mark.xdist_group("postgresql")  # one PostgreSQL server, stopped by a fault test
 def test_two_processes_on_one_postgresql_study_run_every_cell_once(tmp_path, tiny):
     url = os.environ.get("GANX_TEST_POSTGRES_URL")
     if not url:

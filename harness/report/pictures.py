@@ -9,17 +9,28 @@ from .. import store
 from ..components import Dataset
 
 
-def save_samples(fake, dataset: Dataset, path: Path, title: str = "") -> None:
-    """Write ``path`` (PNG): up to 64 images as a grid, or up to 2,500 points as a scatter."""
+def save_samples(fake, dataset: Dataset, path: Path, title: str = "", labels=None) -> None:
+    """Write ``path`` (PNG): up to 64 images as a grid, or up to 2,500 points as a scatter.
+
+    With ``labels`` (a conditional run's classes), the grid has one row of 8 per class, and the
+    scatter colours each point by its class.
+    """
     if fake.dim() == 4:
         from torchvision.utils import save_image
 
-        grid = fake[:64].detach().cpu().clamp(-1, 1) * 0.5 + 0.5
+        if labels is None:
+            chosen = fake[:64]
+        else:
+            import torch
+
+            chosen = torch.cat([fake[labels == c][:8] for c in range(int(labels.max()) + 1)])
+        grid = chosen.detach().cpu().clamp(-1, 1) * 0.5 + 0.5
         store.atomic_write(path, lambda f: save_image(grid, f, format="png", nrow=8), mode="wb")
         return
     points = fake[:2500].detach().cpu().numpy()
     fig, ax = _pyplot().subplots(figsize=(4, 4), dpi=100)
-    ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label="generated")
+    colours = {} if labels is None else {"c": labels[:2500].cpu().numpy(), "cmap": "tab20"}
+    ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label="generated", **colours)
     modes = dataset.modes()
     if modes is not None:
         centers = modes[0].cpu().numpy()

@@ -7,13 +7,27 @@ from __future__ import annotations
 
 from ganx import hookimpl
 
-from . import augment, failure, generator, labels, noise, optimizer, packing, pixels, regularize, replay, schedule
+from . import (
+    augment,
+    classes,
+    failure,
+    generator,
+    labels,
+    noise,
+    optimizer,
+    packing,
+    pixels,
+    regularize,
+    replay,
+    schedule,
+)
 
 
 @hookimpl
 def register_tricks(register):
     for group in (
-        labels, noise, augment, replay, schedule, optimizer, regularize, generator, packing, pixels, failure
+        labels, noise, augment, replay, schedule, optimizer, regularize, generator, packing, pixels, failure,
+        classes,
     ):
         for trick in group.TRICKS:
             register(trick)

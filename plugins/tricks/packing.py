@@ -16,6 +16,12 @@ class Packing(Trick):
     class Params(Params):
         m: int = Field(2, ge=2, description="samples packed into one D input")
 
+    @classmethod
+    def conflicts(cls, params, config) -> list[str]:
+        if config.labels != "none":
+            return ["packing rebuilds D for packed samples, which takes no class labels; use labels: none"]
+        return []
+
     def setup(self, run):
         from ganx.plugins.layers import Packed
 

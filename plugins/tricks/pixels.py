@@ -16,6 +16,12 @@ class UnitRange(Trick):
     name = "unit_range"
     kinds = ("images",)
 
+    @classmethod
+    def conflicts(cls, params, config) -> list[str]:
+        if config.labels != "none":
+            return ["unit_range wraps G and D in nn.Sequential, which takes no class labels; use labels: none"]
+        return []
+
     def setup(self, run):
         from torch import nn
 

@@ -31,9 +31,10 @@ class GradientPenalty(Penalty):
         weight: float = Field(10.0, ge=0, description="λ")
 
     def penalty(self, run, batch):
-        from ganx.plugins.penalties import unit_gradient_penalty
+        from ganx.plugins.penalties import critic, unit_gradient_penalty
 
-        return self.params.weight * unit_gradient_penalty(run.discriminator, batch.real, batch.fake, self.rng)
+        d = critic(run, batch.real_labels)
+        return self.params.weight * unit_gradient_penalty(d, batch.real, batch.fake, self.rng)
 
 
 class R1(Penalty):
@@ -45,9 +46,9 @@ class R1(Penalty):
         gamma: float = Field(10.0, ge=0, description="γ")
 
     def penalty(self, run, batch):
-        from ganx.plugins.penalties import r1_penalty
+        from ganx.plugins.penalties import critic, r1_penalty
 
-        return self.params.gamma / 2 * r1_penalty(run.discriminator, batch.real)
+        return self.params.gamma / 2 * r1_penalty(critic(run, batch.real_labels), batch.real)
 
 
 class DRAGAN(Penalty):
@@ -60,9 +61,10 @@ class DRAGAN(Penalty):
         spread: float = Field(0.5, gt=0, description="perturbation scale, times the batch std")
 
     def penalty(self, run, batch):
-        from ganx.plugins.penalties import dragan_penalty
+        from ganx.plugins.penalties import critic, dragan_penalty
 
-        return self.params.weight * dragan_penalty(run.discriminator, batch.real, self.rng, self.params.spread)
+        d = critic(run, batch.real_labels)
+        return self.params.weight * dragan_penalty(d, batch.real, self.rng, self.params.spread)
 
 
 Nets = Literal["d", "g", "both"]

@@ -125,6 +125,12 @@ class ReplayBuffer(Trick):
         swap_prob: float = Field(0.2, ge=0, le=1, description="checkpoints: chance of a swap at each chance")
         swap_for: int = Field(20, ge=1, description="checkpoints: steps an old checkpoint stays in")
 
+    @classmethod
+    def conflicts(cls, params, config) -> list[str]:
+        if config.labels != "none" and params.mode == "fakes":
+            return ["replay_buffer mode fakes keeps fakes without their class labels; use mode: checkpoints"]
+        return []
+
     def setup(self, run):
         from ganx.plugins.randomness import own_rng
 
