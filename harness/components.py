@@ -162,18 +162,19 @@ class Run:
     num_classes: int = 0
     class_frequencies: Tensor | None = None
 
-    def sample_real(self, n: int) -> Tensor:
-        """A batch of n real samples, drawn by index from the dataset tensor."""
+    def sample_indices(self, n: int) -> Tensor:
+        """The dataset indices of a batch of n real samples, drawn from the run's generator."""
         import torch
 
-        idx = torch.randint(len(self.data), (n,), generator=self.rng, device=self.data.device)
-        return self.data[idx]
+        return torch.randint(len(self.data), (n,), generator=self.rng, device=self.data.device)
+
+    def sample_real(self, n: int) -> Tensor:
+        """A batch of n real samples, drawn by index from the dataset tensor."""
+        return self.data[self.sample_indices(n)]
 
     def sample_labeled(self, n: int) -> tuple[Tensor, Tensor]:
         """A conditional run's batch of n real samples and their class labels."""
-        import torch
-
-        idx = torch.randint(len(self.data), (n,), generator=self.rng, device=self.data.device)
+        idx = self.sample_indices(n)
         return self.data[idx].to(self.device), self.labels[idx].to(self.device)
 
     def sample_labels(self, n: int) -> Tensor:

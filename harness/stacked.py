@@ -171,8 +171,17 @@ def stack_runs(runs: list[Run]) -> Run:
         sample_z=lambda n, generator=None: torch.stack([run.sample_z(n) for run in runs]),
         opt_g=None, opt_d=None, eval_generator=None, last={}, seeds=len(runs),
     )
-    stacked.sample_real = lambda n: torch.stack([run.sample_real(n) for run in runs])
+    stacked.sample_real = real_sampler(runs)
     return stacked
+
+
+def real_sampler(runs: list[Run]) -> Callable[[int], Tensor]:
+    """``sample_real`` of the stacked run: each seed's indices from its own generator, gathered at once
+    from the seeds' shared data (the configs differ only in seed); per seed if one samples its own way."""
+    if any("sample_real" in vars(run) for run in runs):  # a host-memory sampler
+        return lambda n: torch.stack([run.sample_real(n) for run in runs])
+    data = runs[0].data
+    return lambda n: data[torch.stack([run.sample_indices(n) for run in runs])]
 
 
 def unstack(stacked: Run, runs: list[Run]) -> None:

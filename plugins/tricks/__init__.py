@@ -12,6 +12,7 @@ from . import (
     classes,
     failure,
     generator,
+    hybrid,
     labels,
     noise,
     optimizer,
@@ -27,7 +28,7 @@ from . import (
 def register_tricks(register):
     for group in (
         labels, noise, augment, replay, schedule, optimizer, regularize, generator, packing, pixels, failure,
-        classes,
+        classes, hybrid,
     ):
         for trick in group.TRICKS:
             register(trick)
