@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 # The names below load on first use (PEP 562), so ``ganx --help`` does not pay for pydantic and pluggy.
 _HOME = {
     **dict.fromkeys(
-        ("Architecture", "DBatch", "Dataset", "Evaluation", "GBatch", "Initialization", "Loss", "Metric",
+        ("Architecture", "DBatch", "Dataset", "Evaluation", "GBatch", "Initialization", "Logger", "Loss", "Metric",
          "Normalization", "Params", "Plugin", "Run", "Trick", "TrainingHooks"),
         "components",
     ),
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         Evaluation,
         GBatch,
         Initialization,
+        Logger,
         Loss,
         Metric,
         Normalization,
@@ -72,6 +73,7 @@ __all__ = [
     "Evaluation",
     "GBatch",
     "Initialization",
+    "Logger",
     "Loss",
     "Metric",
     "Normalization",

@@ -154,6 +154,14 @@ def sweep(
     force: Annotated[
         bool, typer.Option("--force", help="Continue a study even though its sweep YAML changed.")
     ] = False,
+    slurm: Annotated[Optional[int], typer.Option(
+        min=1, help="Submit N workers as a SLURM job array (submitit) instead of working here; run the same "
+        "command without --slurm later for the progress and the table.",
+    )] = None,
+    slurm_opt: Annotated[Optional[list[str]], typer.Option(
+        help="A SLURM option for the array's tasks, KEY=VALUE (repeatable), e.g. partition=gpu, gpus-per-task=1, "
+        "time=04:00:00 (default 24:00:00).",
+    )] = None,
 ) -> None:
     """Run (or resume) an ablation sweep and print its table.
 
@@ -187,6 +195,9 @@ def sweep(
 
     writable(results / spec.config.name, "--results")
     console.print(f"sweep [bold]{spec.config.name}[/]: {spec.summary}; storage {escape(where)}", soft_wrap=True)
+    if slurm:
+        submit_to_slurm(spec, results, storage, slurm, list(slurm_opt or []), sets, force)
+        return
     try:
         studies, stopped, finished = execute(
             spec, results, workers=workers, devices=devices.split(",") if devices else None, storage=storage,
@@ -245,6 +256,20 @@ def sample(
         written = draw(run_dir, n, fmt, out, ema=ema, truncation=truncation, device=device,
                        progress=lambda done: progress(done, {}))
     console.print(f"{n} samples → {escape(str(written))}")
+
+
+def submit_to_slurm(spec, results: Path, storage: str | None, tasks: int, options: list[str], sets: list[str],
+                    force: bool) -> None:
+    """Coordinate the sweep here, then leave its cells to ``tasks`` SLURM array tasks."""
+    from .sweep.runner import coordinate
+    from .sweep.slurm import check_launch, submit
+
+    check_launch(spec, results, storage)
+    coordinate(spec, results, storage, force)
+    job = submit(spec, results, storage, tasks, options, sets)
+    again = " ".join(["ganx sweep", str(spec.source), *(["--storage", "URL"] if storage else [])])
+    console.print(f"submitted SLURM job array {job} ({tasks} workers); `{again}` shows the progress and the table; "
+                  f"`scancel {job}` stops it (cells it held run again)")
 
 
 @app.command()
@@ -413,6 +438,58 @@ def report(
     found, folder = open_target(target, results, study)
     path = write_report(found, folder, study_view(found, trials_frame(found), metric, baseline, ci))
     console.print(f"report: {escape(str(path))} (pictures in {escape(str(folder / 'report'))}/)")
+
+
+metrics_app = typer.Typer(help="What metrics compare with: real reference statistics, computed once.",
+                          no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
+
+
+@metrics_app.command()
+def prepare(
+    dataset: Annotated[str, typer.Argument(help="A dataset name, or its spec in YAML: '{name: digits, size: 32}'.")],
+    metric: Annotated[str, typer.Option(
+        help="A metric name, or its spec in YAML: '{name: fid_inception, weights: PATH, real_samples: 10000}'."
+    )] = "fid_inception",
+    split: Annotated[str, typer.Option(help="The real split to compare with: test or train.")] = "test",
+    data_dir: Annotated[Optional[Path], typer.Option(help="Data dir (default: $GANX_DATA_DIR, else ~/.cache/ganx).")]
+    = None,
+    device: DeviceOption = None,
+    allow_download: Annotated[bool, typer.Option(
+        "--allow-download", help="Download torch-fidelity's Inception weights if they are not found (needs internet)."
+    )] = False,
+) -> None:
+    """Compute a metric's real reference statistics and cache them in the data dir; runs then reuse them."""
+    import os
+
+    from rich.progress import Progress
+
+    from .config import validate_run
+    from .plugin_manager import get_catalog
+    from .safe_yaml import parse_yaml
+    from .trainer import data_dir as data_dir_of
+    from .trainer import resolve_device
+
+    if allow_download:
+        os.environ["GANX_ALLOW_DOWNLOAD"] = "1"
+    catalog = get_catalog()
+    spec = parse_yaml(metric, "--metric")
+    spec = {"name": spec} if isinstance(spec, str) else spec
+    preparable = [name for name in catalog.names("metric") if hasattr(catalog.get("metric", name), "prepare")]
+    if not isinstance(spec, dict) or spec.get("name") not in preparable:
+        raise UserError(f"--metric {metric}: has no reference statistics to prepare (valid: {', '.join(preparable)})")
+    config = validate_run(
+        {"dataset": parse_yaml(dataset, "DATASET"), "steps": 1, "metrics": [{**spec, "split": split}],
+         "device": device or "auto", **({"data_dir": str(data_dir)} if data_dir else {})},
+        "ganx metrics prepare", catalog,
+    )
+    chosen = catalog.get("metric", config.metrics[0].name)(**config.metrics[0].params)
+    real = catalog.get("dataset", config.dataset.name)(**config.dataset.params)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task(f"embedding {real.name} {split}", total=None)
+        cached = chosen.prepare(real, data_dir_of(config), resolve_device(config.device),
+                                lambda done, total: bar.update(task, completed=done, total=total))
+    console.print(f"{chosen.name} reference: {escape(cached)}")
 
 
 @app.command("new-plugin")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     import torch
+    from numpy import ndarray
     from torch import Tensor, nn
 
     from .config import RunConfig
@@ -161,6 +162,21 @@ class Run:
     labels: Tensor | None = None
     num_classes: int = 0
     class_frequencies: Tensor | None = None
+    logged: dict[str, Any] = field(default_factory=dict)  # run.log's values since the last log row
+
+    def log(self, name: str, value: float | Tensor) -> None:
+        """Add ``value`` to the next log row as ``name``: metrics.jsonl and every logger get it.
+
+        ``value`` is a float or a one-element tensor; a tensor is kept as it is (detached) and read
+        only when the row is written, so logging every step costs no host sync. The latest value
+        before a row wins. On a stacked run (``seeds`` = K) pass one value per seed, a ``(K,)`` tensor.
+        """
+        if self.seeds and getattr(value, "shape", None) != (self.seeds,):
+            raise ValueError(f"run.log({name!r}) on a stacked run of {self.seeds} seeds takes one value per "
+                             f"seed, a tensor of shape ({self.seeds},); got {value!r}")
+        if not self.seeds and getattr(value, "numel", lambda: 1)() != 1:
+            raise ValueError(f"run.log({name!r}) takes a float or a one-element tensor; got shape {value.shape}")
+        self.logged[name] = value.detach() if hasattr(value, "detach") else value
 
     def sample_indices(self, n: int) -> Tensor:
         """The dataset indices of a batch of n real samples, drawn from the run's generator."""
@@ -510,3 +526,35 @@ class Metric(Plugin):
     def protocol(self, ev: Evaluation) -> dict[str, Any]:
         """How the number was produced (sample counts, feature extractor and hash, k, ...)."""
         return {"samples": len(ev.fake)}
+
+
+class Logger(Plugin):
+    """Sends one run's progress where researchers look (TensorBoard, MLflow, W&B, ...).
+
+    A config lists its loggers (``loggers: [tensorboard]``); each run gets fresh instances, for
+    each seed. ganx calls :meth:`start` once, :meth:`log` for every row of metrics.jsonl, :meth:`evaluation`
+    after every evaluation, and :meth:`finish` once at the end, whether the run finished, diverged,
+    crashed or was stopped. A logger that raises is dropped with one warning; the run goes on.
+
+    >>> from ganx import Logger
+    >>> class Print(Logger):
+    ...     name = "my_print"
+    ...     def log(self, step, values):
+    ...         print(step, values)
+    >>> Print().log(100, {"d_loss": 0.69})
+    100 {'d_loss': 0.69}
+    """
+
+    category = "logger"
+
+    def start(self, config: RunConfig, out: Path, sweep: str | None, arm: str | None) -> None:
+        """Before the first step: the run's config, its results folder, and in a sweep its name and the arm."""
+
+    def log(self, step: int, values: dict[str, float]) -> None:
+        """Every log row: the step (1-based, as in metrics.jsonl) and the row's values."""
+
+    def evaluation(self, step: int, metrics: dict[str, float], samples: ndarray) -> None:
+        """After every evaluation: its metrics, and a picture of the samples (an HxWx3 uint8 array)."""
+
+    def finish(self, final: dict[str, Any]) -> None:
+        """Once, at the end: final.json's content, or ``{"failed": reason, "step": step}``."""

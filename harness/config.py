@@ -97,7 +97,7 @@ class Eval(Strict):
 
 
 PLUGIN_FIELDS = {"dataset": "dataset", "arch": "architecture", "norm": "normalization", "init": "initialization",
-                 "loss": "loss", "tricks": "trick", "metrics": "metric"}  # run config key -> plugin category
+                 "loss": "loss", "tricks": "trick", "metrics": "metric", "loggers": "logger"}  # key -> category
 
 
 class RunConfig(Strict):
@@ -130,8 +130,11 @@ class RunConfig(Strict):
     data_dir: Path | None = None
     eval: Eval = Field(default_factory=Eval)
     metrics: list[Spec] = Field(default_factory=list)
+    loggers: list[Spec] = Field(
+        default_factory=list, description="where the run also logs: tensorboard, mlflow, wandb (docs/catalog.md)"
+    )
 
-    @field_validator("tricks", "metrics")
+    @field_validator("tricks", "metrics", "loggers")
     @classmethod
     def _no_repeats(cls, specs: list[Spec]) -> list[Spec]:
         names = [s.name for s in specs]
@@ -154,6 +157,7 @@ class RunConfig(Strict):
             out[key] = pair.g.dump() if pair.g == pair.d else {"g": pair.g.dump(), "d": pair.d.dump()}
         out["tricks"] = [s.dump() for s in self.tricks]
         out["metrics"] = [s.dump() for s in self.metrics]
+        out["loggers"] = [s.dump() for s in self.loggers]
         return out
 
 

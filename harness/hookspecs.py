@@ -15,7 +15,7 @@ from typing import Callable
 
 import pluggy
 
-from .components import Architecture, Dataset, Initialization, Loss, Metric, Normalization, Trick
+from .components import Architecture, Dataset, Initialization, Logger, Loss, Metric, Normalization, Trick
 
 hookspec = pluggy.HookspecMarker("ganx")
 
@@ -73,4 +73,12 @@ def register_metrics(register: Callable[[type[Metric]], None]) -> None:
     """Register :class:`ganx.Metric` subclasses (numbers computed from generated samples).
 
     :param register: call with each Metric subclass.
+    """
+
+
+@hookspec
+def register_loggers(register: Callable[[type[Logger]], None]) -> None:
+    """Register :class:`ganx.Logger` subclasses (where a run also logs: TensorBoard, MLflow, W&B).
+
+    :param register: call with each Logger subclass.
     """

@@ -30,6 +30,7 @@ CATEGORIES = {
     "trick": "register_tricks",
     "dataset": "register_datasets",
     "metric": "register_metrics",
+    "logger": "register_loggers",
 }
 
 

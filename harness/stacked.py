@@ -169,7 +169,7 @@ def stack_runs(runs: list[Run]) -> Run:
         discriminator=StackedNet([run.discriminator for run in runs], "D"),
         loss=SeedLosses(first.loss),
         sample_z=lambda n, generator=None: torch.stack([run.sample_z(n) for run in runs]),
-        opt_g=None, opt_d=None, eval_generator=None, last={}, seeds=len(runs),
+        opt_g=None, opt_d=None, eval_generator=None, last={}, logged={}, seeds=len(runs),
     )
     stacked.sample_real = real_sampler(runs)
     return stacked

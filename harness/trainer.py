@@ -18,6 +18,7 @@ from .components import DBatch, Evaluation, GBatch, Run
 from .config import Optimizer, RunConfig
 from .errors import PluginError, TrainingFailure, UserError
 from .hooks import Hooks, blamed
+from .loggers import RunLoggers
 from .plugin_manager import Catalog, get_catalog
 
 Report = Callable[[int, dict[str, float]], None]
@@ -401,6 +402,31 @@ class Seeds:
 
             unstack(self.run, [seed_run for seed_run, _, _ in self.own])
 
+    def logged(self) -> list[dict[str, float]]:
+        """Each seed's :meth:`ganx.Run.log` values since the last log row, as floats (then forgotten):
+        those logged on its own run, and its slice of those logged on the stacked run."""
+        rows = []
+        for k, (seed_run, _, _) in enumerate(self.own):
+            row = {name: float(value) for name, value in seed_run.logged.items()}
+            if self.run.seeds:
+                row |= {name: float(value[k]) for name, value in self.run.logged.items()}
+            rows.append(row)
+            seed_run.logged.clear()
+        self.run.logged.clear()
+        return rows
+
+
+@contextmanager
+def told_on_crash(loggers: list[RunLoggers], run: Run):
+    """Tell the loggers still live that the run ended, with the exception escaping the block (re-raised)."""
+    try:
+        yield
+    except BaseException as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        for seed_loggers in loggers:
+            seed_loggers.finish({"failed": reason, "step": run.step})
+        raise
+
 
 Outcome = dict[str, Any] | TrainingFailure  # a seed's final.json content, or how it diverged
 
@@ -413,16 +439,20 @@ def train(
     report: Report | None = None,
     resume: bool = False,
     progress: Report | None = None,
+    sweep: str | None = None,
+    arm: str | None = None,
 ) -> dict[str, Any]:
     """Train one GAN; write results into ``out`` if given. Returns the final metrics and protocol.
 
     ``report(step, metrics)`` is called after every evaluation (a sweep uses it for pruning), and
-    ``progress(step, row)`` after every log row (``ganx run`` shows it).
+    ``progress(step, row)`` after every log row (``ganx run`` shows it). The config's loggers log a
+    run with an ``out`` folder, told the ``sweep`` and ``arm`` it belongs to (a sweep cell's).
     With ``resume``, training continues from ``out/checkpoint.pt``. SIGINT/SIGTERM stop the run
     after the current step with a checkpoint saved, raising :class:`ganx.resume.Interrupted`.
     Raises TrainingFailure if the run diverges.
     """
-    [outcome] = train_seeds([config], [out], catalog=catalog, reports=[report], progress=[progress], resume=resume)
+    [outcome] = train_seeds([config], [out], catalog=catalog, reports=[report], progress=[progress], resume=resume,
+                            sweep=sweep, arm=arm)
     if isinstance(outcome, TrainingFailure):
         raise outcome
     return outcome
@@ -436,21 +466,25 @@ def train_seeds(
     reports: list[Report | None] | None = None,
     progress: list[Report | None] | None = None,
     resume: bool = False,
+    sweep: str | None = None,
+    arm: str | None = None,
 ) -> list[Outcome]:
     """The training loop: configs that differ only in ``seed``, each writing to its ``outs`` folder.
 
     One config is one run. Several train as one stacked model (:mod:`ganx.stacked`), stepped by this
     same loop; each seed's results equal its separate run's, up to float reduction order.
     Raises :class:`ganx.stacked.Unsupported`, before anything is written, if they cannot be stacked.
-    ``reports[k]`` and ``progress[k]`` are seed k's callbacks, as :func:`train`'s. ``resume`` (one
-    config only) continues from ``outs[0]/checkpoint.pt``. Returns each seed's outcome: its final
-    metrics and protocol, or the TrainingFailure it diverged with (a seed fails alone).
+    ``reports[k]`` and ``progress[k]`` are seed k's callbacks, as :func:`train`'s, and ``sweep`` and
+    ``arm`` what its loggers are told. ``resume`` (one config only) continues from
+    ``outs[0]/checkpoint.pt``. Returns each seed's outcome: its final metrics and protocol, or the
+    TrainingFailure it diverged with (a seed fails alone).
     SIGINT/SIGTERM stop after the current step with every live seed's checkpoint saved, raising
     :class:`ganx.resume.Interrupted`.
     """
     from . import results
     from .resume import Interrupted, deferred_signals, resume_from, run_state
 
+    catalog = catalog or get_catalog()
     seeds = Seeds.build(configs, catalog)
     run, hooks, config = seeds.run, seeds.hooks, configs[0]
     amp_d, amp_g = Precision(config.amp, run.device.type), Precision(config.amp, run.device.type)
@@ -461,6 +495,7 @@ def train_seeds(
     outs, none = outs or [None] * len(configs), [None] * len(configs)
     reports, progress = reports or none, progress or none
     writers = [results.RunWriter(out, c, start if resume else None) if out else None for c, out in zip(configs, outs)]
+    loggers = [RunLoggers(c, out, sweep, arm, catalog) for c, out in zip(configs, outs)]
     outcomes: list[Outcome | None] = list(none)
     finals: list[tuple | None] = list(none)
 
@@ -471,6 +506,7 @@ def train_seeds(
         outcomes[k] = failure
         if writers[k]:
             writers[k].finish({"failed": failure.reason, "step": failure.step})
+        loggers[k].finish({"failed": failure.reason, "step": failure.step})
 
     def evaluate_seed(k: int) -> None:
         seed_run, seed_hooks, metrics = seeds.own[k]
@@ -485,7 +521,7 @@ def train_seeds(
                 seed_run, seed_hooks, _ = seeds.own[k]
                 writers[k].checkpoint(run_state(seed_run, log.seed_total(k), log.count, seed_hooks.plugins))
 
-    with deferred_signals() as signals:
+    with told_on_crash(loggers, run), deferred_signals() as signals:
         for step in range(start, config.steps):
             run.step = step
             measure = (step + 1) % config.log_every == 0
@@ -502,23 +538,30 @@ def train_seeds(
             log.add(last["d_loss"], last["g_loss"], last["real_logits"], last["fake_logits"])
 
             if measure or step + 1 == config.steps:
-                rows = log.flush(run)
+                rows, logged = log.flush(run), seeds.logged()
                 for k in live():
                     try:
                         row = check_finite(rows[k], step + 1)
                     except TrainingFailure as failure:
                         fail(k, failure)
                         continue
+                    row |= {name: value for name, value in logged[k].items() if name not in row}
                     if writers[k]:
                         writers[k].log({"step": step + 1, **row})
+                    loggers[k].log(step + 1, row)
                     if progress[k]:
                         progress[k](step + 1, row)
             if (config.eval.every and (step + 1) % config.eval.every == 0) or step + 1 == config.steps:
                 seeds.sync()
                 for k in live():
                     evaluate_seed(k)
-                    if writers[k] and outcomes[k] is None:
-                        writers[k].log({"step": step + 1, **finals[k][0]})
+                    if outcomes[k] is None:
+                        values, _, fake = finals[k]
+                        if writers[k]:
+                            writers[k].log({"step": step + 1, **values})
+                        seed_run = seeds.own[k][0]
+                        labels = eval_labels(seed_run, len(fake))
+                        loggers[k].evaluation(step + 1, values, fake, seed_run.dataset, labels)
                 checkpoint()
                 for k in live():
                     if reports[k]:
@@ -529,14 +572,16 @@ def train_seeds(
                 seeds.sync()
                 checkpoint()
                 raise Interrupted(signals[0], step + 1)
-    for k in live():
-        if finals[k] is None:  # resumed from the final checkpoint of a run stopped before final.json
-            evaluate_seed(k)
-    for k in live():
-        values, protocol, fake = finals[k]
-        outcomes[k] = {"step": config.steps, "metrics": values, "protocol": protocol}
-        if writers[k]:
-            seed_run = seeds.own[k][0]
-            writers[k].samples(fake, seed_run.dataset, eval_labels(seed_run, len(fake)))
-            writers[k].finish(outcomes[k])
+    with told_on_crash(loggers, run):
+        for k in live():
+            if finals[k] is None:  # resumed from the final checkpoint of a run stopped before final.json
+                evaluate_seed(k)
+        for k in live():
+            values, protocol, fake = finals[k]
+            outcomes[k] = {"step": config.steps, "metrics": values, "protocol": protocol}
+            if writers[k]:
+                seed_run = seeds.own[k][0]
+                writers[k].samples(fake, seed_run.dataset, eval_labels(seed_run, len(fake)))
+                writers[k].finish(outcomes[k])
+            loggers[k].finish(outcomes[k])
     return outcomes

@@ -1,7 +1,8 @@
 """The domain feature space: a small CNN classifier trained once per dataset, cached on disk.
 
 Its penultimate layer embeds images for FID, KID and precision/recall/density/coverage; its
-output layer labels generated images for class coverage. Torch-only: import lazily.
+output layer labels generated images for class coverage. It is also trained to tell noise from the
+data (one extra class), so that noise lands far from every real image. Torch-only: import lazily.
 """
 
 from __future__ import annotations
@@ -18,23 +19,27 @@ from torch import nn
 from ganx import Dataset, Evaluation, UserError, atomic_write
 
 # Changing any of these trains (and caches) a new classifier: they are part of its hash.
-RECIPE = {"net": "conv16-conv32-fc128", "optimizer": "adam", "steps": 800, "batch": 64, "lr": 2e-3, "seed": 0}
+RECIPE = {"net": "conv16-conv32-fc128", "optimizer": "adam", "steps": 800, "batch": 64, "lr": 2e-3, "seed": 0,
+          "noise_batch": 16}
 REFERENCE_SAMPLES = 10_000
 
 
 class Classifier(nn.Module):
-    """conv(16)-pool-conv(32)-pool(4×4)-fc(128); ``features`` is the 128-d penultimate layer."""
+    """conv(16)-pool-conv(32)-pool(4×4)-fc(128); ``features`` is the 128-d penultimate layer.
+
+    The head scores the ``classes`` of the data and one more, the last: noise."""
 
     num_features = 128
 
     def __init__(self, channels: int, classes: int):
         super().__init__()
+        self.classes = classes
         self.features = nn.Sequential(
             nn.Conv2d(channels, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
             nn.Flatten(), nn.Linear(32 * 16, self.num_features), nn.ReLU(),
         )  # fmt: skip
-        self.head = nn.Linear(self.num_features, classes)
+        self.head = nn.Linear(self.num_features, classes + 1)
 
     def forward(self, x):
         return self.head(self.features(x))
@@ -53,8 +58,18 @@ class Embedded(nn.Module):
         return x.to(torch.float32)  # FID accumulates in float64 itself; KID's kernels are fine in float32
 
 
+def noise(n: int, shape, g: torch.Generator):
+    """``n`` noise images in [-1, 1]: uniform or Gaussian, each at its own random mean and scale."""
+    size = (n, 1, 1, 1)
+    uniform = torch.rand(size, generator=g) < 0.5
+    centre, scale = torch.rand(size, generator=g) * 2 - 1, torch.rand(size, generator=g)
+    x = torch.where(uniform, torch.rand((n, *shape), generator=g) * 2 - 1, torch.randn((n, *shape), generator=g))
+    return (centre + scale * x).clamp(-1, 1)
+
+
 def train_classifier(images, labels, classes: int, recipe: dict = RECIPE) -> Classifier:
-    """Adam on cross-entropy over random minibatches, seeded, so the same data and recipe give the same weights."""
+    """Adam on cross-entropy over random minibatches, each with ``noise_batch`` noise images labelled as
+    the extra class; seeded, so the same data and recipe give the same weights."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(recipe["seed"])
         g = torch.Generator().manual_seed(recipe["seed"])
@@ -62,7 +77,9 @@ def train_classifier(images, labels, classes: int, recipe: dict = RECIPE) -> Cla
         opt = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
         for _ in range(recipe["steps"]):
             batch = torch.randint(len(images), (recipe["batch"],), generator=g)
-            loss = nn.functional.cross_entropy(model(images[batch]), labels[batch])
+            x = torch.cat([images[batch], noise(recipe["noise_batch"], images.shape[1:], g)])
+            y = torch.cat([labels[batch], torch.full((recipe["noise_batch"],), classes)])
+            loss = nn.functional.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -70,14 +87,14 @@ def train_classifier(images, labels, classes: int, recipe: dict = RECIPE) -> Cla
 
 
 def embed(model: Classifier, images, device, chunk: int = 1000):
-    """(penultimate features, class logits) of ``images``, in chunks, without gradients."""
+    """(penultimate features, logits of the data's classes) of ``images``, in chunks, without gradients."""
     model = model.to(device).eval()
     features, logits = [], []
     with torch.no_grad():
         for batch in images.split(chunk):
             h = model.features(batch.to(device, torch.float32))
             features.append(h)
-            logits.append(model.head(h))
+            logits.append(model.head(h)[:, : model.classes])
     return torch.cat(features), torch.cat(logits)
 
 
@@ -158,7 +175,7 @@ def feature_space(ev: Evaluation) -> FeatureSpace:
         model, digest_, accuracy = classifier(ev.dataset, ev.data_dir)
         real, labels = real_samples(ev.dataset, ev.data_dir, "test", REFERENCE_SAMPLES)
         features, _ = embed(model, real, ev.device)
-        _SPACES[key] = FeatureSpace(model, digest_, accuracy, model.head.out_features, features, labels)
+        _SPACES[key] = FeatureSpace(model, digest_, accuracy, model.classes, features, labels)
     return _SPACES[key]
 
 

@@ -1,17 +1,18 @@
-"""Image metrics in the dataset's own feature space (see plugins/features.py and docs/metrics.md).
+"""Image metrics, in the dataset's own feature space (plugins/features.py) or in Inception-v3's through
+torch-fidelity (plugins/inception.py); see docs/metrics.md.
 
-Every metric of one evaluation shares one embedding of the fakes (``ev.cache``) and the
-process-wide embedding of the real test split.
+Every metric of one evaluation shares one embedding of the fakes per feature space (``ev.cache``) and
+the process-wide embedding of the real reference.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from ganx import Evaluation, Metric, Params, UserError
+from ganx import Evaluation, Metric, Params
 
 
 class DomainMetric(Metric):
@@ -198,57 +199,160 @@ class ClassKL(ClassMetric):
         return float((p * (p * len(counts)).log()).sum())
 
 
-class InceptionFID(Metric):
-    """FID in Inception-v3 pool features (torchmetrics + torch-fidelity), from weights you provide.
+class InceptionMetric(Metric):
+    """An Inception-v3 metric computed by torch-fidelity (plugins/inception.py), from weights found offline."""
 
-    ganx never downloads the weights: ``weights`` must be a local copy of torch-fidelity's
-    ``weights-inception-2015-12-05-6726825d.pth``.
-    """
+    kinds = ("images",)
+    layer: ClassVar[str] = "2048"  # torch-fidelity's name of the feature layer
+
+    class Params(Params):
+        weights: Path | None = Field(
+            None, description="torch-fidelity's Inception weights (default: $GANX_WEIGHTS_DIR, then its cache)"
+        )
+
+    @classmethod
+    def conflicts(cls, params, config) -> list[str]:
+        from ganx.plugins.inception import weights_problem
+
+        problem = weights_problem(params.weights)
+        return [f"{cls.name}: {problem}"] if problem else []
+
+    def features(self, ev):
+        from ganx.plugins.inception import fake_features, weights
+
+        return fake_features(ev, weights(self.params.weights))
+
+    def protocol(self, ev):
+        import torch_fidelity
+
+        from ganx.plugins.inception import RESIZE, sha256, weights
+
+        return {
+            "fake_samples": len(ev.fake), "features": f"Inception-v3 (torch-fidelity {torch_fidelity.__version__})",
+            "feature_layer": self.layer, "weights_sha256": sha256(weights(self.params.weights)), "resize": RESIZE,
+        }
+
+
+class ReferenceMetric(InceptionMetric):
+    """An Inception metric against a real reference, whose features are cached per dataset and split."""
+
+    class Params(InceptionMetric.Params):
+        split: Literal["train", "test"] = "test"
+        real_samples: int | None = Field(None, gt=0, description="reference size (default: the whole split)")
+
+    def reference(self, dataset, data_dir, device, progress=None):
+        from ganx.plugins.inception import reference, weights
+
+        path = weights(self.params.weights)
+        return reference(dataset, data_dir, self.params.split, self.params.real_samples, path, device, progress)
+
+    def prepare(self, dataset, data_dir, device, progress=None) -> str:
+        """Compute and cache the reference (``ganx metrics prepare``); a line saying what and where."""
+        ref = self.reference(dataset, data_dir, device, progress)
+        return f"{len(ref.features)} {self.params.split} images of {dataset.name}: {ref.path}"
+
+    def protocol(self, ev):
+        ref = self.reference(ev.dataset, ev.data_dir, ev.device)
+        return {**super().protocol(ev), "real_samples": len(ref.features), "real_split": self.params.split,
+                "reference": ref.key}
+
+
+class InceptionFID(ReferenceMetric):
+    """FID in Inception-v3 pool3 features (Heusel et al. 2017), computed by torch-fidelity."""
 
     name = "fid_inception"
     direction = "minimize"
-    kinds = ("images",)
-
-    class Params(Params):
-        weights: Path
-
-        @field_validator("weights")
-        @classmethod
-        def _exists(cls, path: Path) -> Path:
-            if not path.expanduser().is_file():
-                raise ValueError(f"no weights file at {path}; ganx never downloads Inception weights")
-            return path.expanduser()
 
     def compute(self, ev):
-        import torch
+        from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 
-        from ganx.plugins.features import REFERENCE_SAMPLES, real_samples
+        ref = self.reference(ev.dataset, ev.data_dir, ev.device)
+        real = {"mu": ref.mu.numpy(), "sigma": ref.sigma.numpy()}
+        fake = fid_features_to_statistics(self.features(ev)[self.layer])
+        return fid_statistics_to_metric(fake, real, verbose=False)[KEY_METRIC_FID]
 
-        try:
-            from torchmetrics.image.fid import FrechetInceptionDistance
 
-            fid = FrechetInceptionDistance(
-                feature=2048, normalize=True, feature_extractor_weights_path=str(self.params.weights)
-            )
-        except ModuleNotFoundError as exc:
-            raise UserError(f"fid_inception: {exc} (pip install torch-fidelity)") from None
-        real, _ = real_samples(ev.dataset, ev.data_dir, "test", REFERENCE_SAMPLES)
-        for images, is_real in ((real, True), (ev.fake, False)):
-            for batch in images.split(200):
-                batch = batch.float().cpu().clamp(-1, 1) * 0.5 + 0.5
-                fid.update(batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch, real=is_real)
-        ev.cache["fid_inception_real"] = len(real)
-        return float(fid.compute().to(torch.float64))
+class InceptionKID(ReferenceMetric):
+    """KID in Inception-v3 pool3 features (Bińkowski et al. 2018): torch-fidelity's cubic-kernel unbiased MMD²."""
+
+    name = "kid_inception"
+    direction = "minimize"
+
+    class Params(ReferenceMetric.Params):
+        subsets: int = Field(100, gt=0)
+        subset_size: int = Field(1000, gt=1, description="capped at the number of fakes and of reals")
+
+    def compute(self, ev):
+        from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
+
+        from ganx.plugins.inception import RNG_SEED
+
+        real, fake = self.reference(ev.dataset, ev.data_dir, ev.device).features, self.features(ev)[self.layer]
+        size = min(self.params.subset_size, len(real), len(fake))
+        kid = kid_features_to_metric(fake, real, kid_subsets=self.params.subsets, kid_subset_size=size,
+                                     rng_seed=RNG_SEED, verbose=False)
+        ev.cache["kid_inception"] = {"subsets": self.params.subsets, "subset_size": size,
+                                     "kid_std": kid[KEY_METRIC_KID_STD], "rng_seed": RNG_SEED}
+        return kid[KEY_METRIC_KID_MEAN]
 
     def protocol(self, ev):
-        import hashlib
+        return {**super().protocol(ev), **ev.cache.get("kid_inception", {})}
 
-        with open(self.params.weights, "rb") as f:
-            weights_hash = hashlib.file_digest(f, "sha256").hexdigest()[:16]
-        return {
-            "fake_samples": len(ev.fake),
-            "real_samples": ev.cache.get("fid_inception_real"),
-            "real_split": "test",
-            "features": "Inception-v3 pool3 (2048-d), torch-fidelity port",
-            "feature_hash": weights_hash,
-        }
+
+class InceptionScore(InceptionMetric):
+    """Inception Score (Salimans et al. 2016): exp E[KL(p(y|x) ‖ p(y))] over ``splits`` shares of the fakes,
+    averaged; torch-fidelity's, on its unbiased logits."""
+
+    name = "is"
+    direction = "maximize"
+    layer = "logits_unbiased"
+
+    class Params(InceptionMetric.Params):
+        splits: int = Field(10, gt=0)
+
+    def compute(self, ev):
+        from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, KEY_METRIC_ISC_STD, isc_features_to_metric
+
+        from ganx.plugins.inception import RNG_SEED
+
+        score = isc_features_to_metric(self.features(ev)[self.layer], self.params.splits, True, RNG_SEED)
+        ev.cache["is"] = {"splits": self.params.splits, "is_std": score[KEY_METRIC_ISC_STD], "rng_seed": RNG_SEED}
+        return score[KEY_METRIC_ISC_MEAN]
+
+    def protocol(self, ev):
+        return {**super().protocol(ev), **ev.cache.get("is", {})}
+
+
+class InceptionManifold(ReferenceMetric):
+    """Precision or recall in Inception-v3 pool3 features (Kynkäänniemi et al. 2019), computed together by
+    torch-fidelity's ``prc``."""
+
+    direction = "maximize"
+
+    class Params(ReferenceMetric.Params):
+        k: int = Field(3, gt=0, description="neighbourhood size")
+
+    def compute(self, ev):
+        from torch_fidelity.metric_prc import prc_features_to_metric
+
+        key = ("prc_inception", self.params.model_dump_json())  # precision and recall alike
+        if key not in ev.cache:
+            real, fake = self.reference(ev.dataset, ev.data_dir, ev.device).features, self.features(ev)[self.layer]
+            ev.cache[key] = prc_features_to_metric(fake, real, prc_neighborhood=self.params.k, save_cpu_ram=True,
+                                                   verbose=False)
+        return ev.cache[key][self.name.removesuffix("_inception")]
+
+    def protocol(self, ev):
+        return {**super().protocol(ev), "k": self.params.k}
+
+
+class InceptionPrecision(InceptionManifold):
+    """Share of fakes inside the real k-NN manifold, in Inception-v3 pool3 features (torch-fidelity)."""
+
+    name = "precision_inception"
+
+
+class InceptionRecall(InceptionManifold):
+    """Share of reals inside the fake k-NN manifold, in Inception-v3 pool3 features (torch-fidelity)."""
+
+    name = "recall_inception"

@@ -11,6 +11,10 @@ from ganx.plugins.image_metrics import (
     Coverage,
     Density,
     InceptionFID,
+    InceptionKID,
+    InceptionPrecision,
+    InceptionRecall,
+    InceptionScore,
     IntraFID,
     Precision,
     Recall,
@@ -115,5 +119,6 @@ class ClassAccuracy(Metric):
 @hookimpl
 def register_metrics(register):
     builtins = (Modes, HighQuality, ReverseKL, FID, KID, Precision, Recall, Density, Coverage)
-    for metric in (*builtins, ClassCoverage, ClassKL, ClassAccuracy, IntraFID, InceptionFID, ParzenLL):
+    inception = (InceptionFID, InceptionKID, InceptionScore, InceptionPrecision, InceptionRecall)
+    for metric in (*builtins, ClassCoverage, ClassKL, ClassAccuracy, IntraFID, *inception, ParzenLL):
         register(metric)

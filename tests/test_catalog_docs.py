@@ -1,5 +1,5 @@
-"""docs/catalog.md cannot drift: every built-in loss, architecture, normalization and trick, and each param,
-is documented."""
+"""docs/catalog.md cannot drift: every built-in loss, architecture, normalization, trick and logger, and each
+param, is documented."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from ganx.plugin_manager import get_catalog
 
 DOC = (Path(__file__).parents[1] / "docs" / "catalog.md").read_text()
-CATEGORIES = ("loss", "architecture", "normalization", "initialization", "trick")
+CATEGORIES = ("loss", "architecture", "normalization", "initialization", "trick", "logger")
 BUILT_IN = [
     (category, name)
     for category in CATEGORIES

@@ -19,6 +19,7 @@ from ganx import (
     Architecture,
     Dataset,
     Initialization,
+    Logger,
     Loss,
     Metric,
     Normalization,
@@ -43,6 +44,7 @@ PLUGIN_METHODS = [
         (Initialization, ["weight_", "apply"]),
         (Dataset, ["load", "modes"]),
         (Metric, ["compute", "protocol"]),
+        (Logger, ["start", "log", "evaluation", "finish"]),
         (TrainingHooks, list(STATE_METHODS)),
         (Plugin, ["conflicts"]),
     ]

@@ -19,7 +19,7 @@ PLUGINS = Path(__file__).parent.parent / "plugins"
 PUBLIC = {
     "hookimpl", "hookspecs", "Params", "Plugin", "Loss", "Trick", "Architecture", "Normalization", "Dataset",
     "Metric", "Run", "DBatch", "GBatch", "Evaluation", "TrainingHooks", "UserError", "TrainingFailure",
-    "Initialization", "atomic_write",
+    "Initialization", "Logger", "atomic_write",
 }  # fmt: skip
 
 

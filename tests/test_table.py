@@ -30,10 +30,12 @@ MODES = {"baseline": [20.0, 22.0, 21.0], "wider": [24.0, 25.0, 23.0], "hinge": [
 REVERSE_KL = {"baseline": [0.5, 0.6, 0.7], "wider": [0.4, 0.5, 0.3], "hinge": [0.2, 0.3, 0.1]}
 
 
-def trial(arm, seed, state=TrialState.COMPLETE, factors=None, params=None, **metrics):
+def trial(arm, seed, state=TrialState.COMPLETE, factors=None, params=None, protocol=None, **metrics):
     attrs = {"cell": f"{arm}/s{seed}", "arm": arm, "seed": seed, "run_dir": f"results/fx/runs/{arm}-s{seed}"}
     if metrics:
         attrs["metrics"] = metrics
+    if protocol:
+        attrs["protocol"] = protocol
     if factors:
         attrs["factors"] = factors
     if state == TrialState.FAIL:
@@ -159,6 +161,24 @@ def test_an_arm_with_no_result_at_all_is_a_row_and_a_warning_above_the_table():
     study.add_trial(trial("baseline", 0, modes=20.0))
     study.add_trial(trial("baseline", 1, TrialState.FAIL))  # a final outcome: no longer unfinished, still marked
     assert unfinished(study) == [] and sheet_of(study).rows[0][0] == "baseline †"
+
+
+def test_arms_measured_under_different_protocols_are_flagged_above_the_table():
+    """FID is biased in N and depends on the reference and the weights: such numbers are never compared silently."""
+    study = new_study()
+    for arm, fakes in (("baseline", 10_000), ("wider", 10_000), ("hinge", 5_000)):
+        for seed in range(2):
+            protocol = {"fake_samples": fakes, "real_samples": 10_000, "weights_sha256": "6726825d", "kid_std": seed}
+            study.add_trial(trial(arm, seed, protocol={"modes": protocol}, modes=20.0 + seed))
+    frame = trials_frame(study)
+    warnings = study_sheets(study, frame, study_view(study, frame))[0].warnings
+    assert warnings == ["modes is not comparable across arms, measured under different protocols "
+                        "(baseline, wider: fake_samples 10000; hinge: fake_samples 5000)"]
+    assert "> **warning:** modes is not comparable across arms" in study_text(study, "markdown")
+    same = new_study()  # kid_std differs between seeds, but it is a result, not part of the protocol
+    for seed in range(2):
+        same.add_trial(trial("baseline", seed, protocol={"modes": {"fake_samples": 10, "kid_std": seed}}, modes=20.0))
+    assert study_sheets(same, trials_frame(same), study_view(same, trials_frame(same)))[0].warnings == []
 
 
 def test_table_exits_non_zero_while_cells_are_unfinished(tmp_path, ganx):

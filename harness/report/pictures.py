@@ -3,6 +3,7 @@ metric curves of a run, and a sweep's montage and per-arm curves. Every PNG is w
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from .. import store
@@ -15,6 +16,20 @@ def save_samples(fake, dataset: Dataset, path: Path, title: str = "", labels=Non
     With ``labels`` (a conditional run's classes), the grid has one row of 8 per class, and the
     scatter colours each point by its class.
     """
+    png = samples_png(fake, dataset, title, labels)
+    store.atomic_write(path, lambda f: f.write(png), mode="wb")
+
+
+def samples_image(fake, dataset: Dataset, labels=None):
+    """The picture :func:`save_samples` writes, as an HxWx3 uint8 array (what loggers get)."""
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(samples_png(fake, dataset, labels=labels))).convert("RGB"))
+
+
+def samples_png(fake, dataset: Dataset, title: str = "", labels=None) -> bytes:
+    """The PNG of :func:`save_samples`: a grid of images, or a scatter of points over the true modes."""
     if fake.dim() == 4:
         from torchvision.utils import save_image
 
@@ -25,8 +40,9 @@ def save_samples(fake, dataset: Dataset, path: Path, title: str = "", labels=Non
 
             chosen = torch.cat([fake[labels == c][:8] for c in range(int(labels.max()) + 1)])
         grid = chosen.detach().cpu().clamp(-1, 1) * 0.5 + 0.5
-        store.atomic_write(path, lambda f: save_image(grid, f, format="png", nrow=8), mode="wb")
-        return
+        buffer = io.BytesIO()
+        save_image(grid, buffer, format="png", nrow=8)
+        return buffer.getvalue()
     points = fake[:2500].detach().cpu().numpy()
     fig, ax = _pyplot().subplots(figsize=(4, 4), dpi=100)
     colours = {} if labels is None else {"c": labels[:2500].cpu().numpy(), "cmap": "tab20"}
@@ -39,7 +55,7 @@ def save_samples(fake, dataset: Dataset, path: Path, title: str = "", labels=Non
     ax.legend(loc="upper right", fontsize=7)
     if title:
         ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    return _png(fig)
 
 
 TRAINING_PANELS = {
@@ -59,12 +75,20 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    """Write ``fig`` to ``path`` and close it, also when the write fails (pyplot keeps open figures)."""
+    """Write ``fig`` to ``path`` (PNG) and close it."""
+    png = _png(fig)
+    store.atomic_write(path, lambda f: f.write(png), mode="wb")
+
+
+def _png(fig) -> bytes:
+    """``fig`` as PNG bytes; the figure is closed, also when rendering fails (pyplot keeps open figures)."""
+    buffer = io.BytesIO()
     try:
         fig.tight_layout()
-        store.atomic_write(path, lambda f: fig.savefig(f, format="png"), mode="wb")
+        fig.savefig(buffer, format="png")
     finally:
         _pyplot().close(fig)
+    return buffer.getvalue()
 
 
 def _panels(count: int, width: int = 3, size: tuple[float, float] = (3.6, 2.8)):

@@ -20,6 +20,9 @@ COLUMNS = ["trial", "arm", "seed", "state", "metric", "value", "error"]
 OUTCOMES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")  # a seed counts as its best trial's state
 FORMATS = ("rich", "markdown", "latex", "csv", "json")
 IMPORTANCE = "optuna.importance.FanovaImportanceEvaluator(seed=0)"
+# The protocol fields (see Metric.protocol) that must agree for two numbers of one metric to be compared.
+COMPARABLE = ("samples", "fake_samples", "real_samples", "real_split", "reference", "features", "feature_layer",
+              "feature_hash", "weights_sha256", "resize")
 
 
 def level_label(level: Any) -> str:
@@ -203,6 +206,33 @@ def incomplete_warning(row: dict[str, Any], baseline: str) -> str | None:
     return f"{who} is incomplete: " + " and ".join(parts) + "; its numbers rest on fewer seeds"
 
 
+def protocol_warnings(study, metrics: list[str]) -> list[str]:
+    """One warning per metric whose completed trials were measured under different protocols (sample counts,
+    reference split or statistics, feature network or weights), naming the arms on each side."""
+    from optuna.trial import TrialState
+
+    warnings = []
+    for metric in metrics:
+        sides: dict[str, list[str]] = {}  # the COMPARABLE fields of a protocol, as JSON -> the arms measured so
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            attrs = trial.user_attrs
+            if "arm" not in attrs or metric not in (attrs.get("metrics") or {}):
+                continue
+            protocol = (attrs.get("protocol") or {}).get(metric) or {}
+            arms = sides.setdefault(json.dumps({k: protocol.get(k) for k in COMPARABLE}, sort_keys=True), [])
+            arms += [] if attrs["arm"] in arms else [attrs["arm"]]
+        protocols = {side: json.loads(side) for side in sides}
+        differ = [k for k in COMPARABLE if len({json.dumps(p[k]) for p in protocols.values()}) > 1]
+        if differ:
+            described = "; ".join(
+                f"{', '.join(arms)}: " + ", ".join(f"{k} {protocols[side][k]}" for k in differ)
+                for side, arms in sides.items()
+            )
+            warnings.append(f"{metric} is not comparable across arms, measured under different protocols "
+                            f"({described})")
+    return warnings
+
+
 def test_note(comparisons: dict, view: View, alpha: float) -> str:
     """The footnote naming the test behind each p-value."""
     if not comparisons:
@@ -318,8 +348,10 @@ def study_sheets(study, frame, view: View, folder: Path | None = None) -> list[S
     """The main table, then factor effects (grid) or parameter importance (search) where they apply."""
     from .studies import tuning_studies
 
+    main = ablation_sheet(frame, view)
+    main.warnings += protocol_warnings(study, view.metrics)
     extra = [effects_sheet(frame, view), importance_sheet(tuning_studies(study, folder), view.objective)]
-    return [ablation_sheet(frame, view)] + [s for s in extra if s is not None]
+    return [main] + [s for s in extra if s is not None]
 
 
 def locations(folder: Path | None) -> list[str]:

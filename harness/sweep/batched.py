@@ -83,7 +83,8 @@ def train_claimed(study, claimed: list, sweep: Sweep, results: Path, env: Worker
     try:
         runs = [prepare(study, t, c, sweep, results, env) for t, c in claimed]
         configs, outs = [config for config, _, _ in runs], [out for _, out, _ in runs]
-        return trainer.train_seeds(configs, outs, reports=[reporter(t, sweep) for t, _ in claimed])
+        return trainer.train_seeds(configs, outs, reports=[reporter(t, sweep) for t, _ in claimed],
+                                   sweep=sweep.config.name, arm=claimed[0][1].arm)
     except Exception as exc:  # recorded for every seed, and retried like any crash
         return [exc] * len(claimed)
 

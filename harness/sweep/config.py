@@ -152,7 +152,7 @@ class Sweep:
     def design(self) -> dict[str, Any]:
         """The raw mapping without the keys that only say how to execute it (for the changed-YAML check)."""
         out = {k: v for k, v in self.raw.items() if k not in EXECUTION_KEYS}
-        out["base"] = {k: v for k, v in (out.get("base") or {}).items() if k not in ("device", "threads")}
+        out["base"] = {k: v for k, v in (out.get("base") or {}).items() if k not in ("device", "threads", "loggers")}
         return out
 
     @property

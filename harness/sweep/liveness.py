@@ -48,10 +48,16 @@ def process_stat(pid: int) -> tuple[str, str] | None:
 
 
 def identity(slot: int) -> dict[str, Any]:
-    """What a trial records about the worker running it."""
+    """What a trial records about the worker running it (and, in a SLURM task, its job)."""
     pid = os.getpid()
     stat = process_stat(pid)
-    return {"host": HOST, "boot": BOOT, "pid": pid, "start": stat and stat[1], "slot": slot}
+    return {"host": HOST, "boot": BOOT, "pid": pid, "start": stat and stat[1], "slot": slot} | slurm_job()
+
+
+def slurm_job() -> dict[str, str]:
+    """The SLURM job (and array task) this process runs in; {} outside SLURM."""
+    keys = {"slurm_job": "SLURM_JOB_ID", "slurm_array_job": "SLURM_ARRAY_JOB_ID", "slurm_task": "SLURM_ARRAY_TASK_ID"}
+    return {key: os.environ[var] for key, var in keys.items() if var in os.environ}
 
 
 def pid_alive(worker: dict[str, Any]) -> bool:

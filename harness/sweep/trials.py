@@ -23,7 +23,7 @@ from .design import label
 from .runner import WorkerEnv, outcome_attrs, sweep_dir
 
 RESUMABLE = ("interrupted", "lost", "fault")  # attempts whose checkpoint the next attempt continues
-EXECUTION = ("device", "threads")  # config keys a worker sets; they do not change what is trained
+EXECUTION = ("device", "threads", "loggers")  # config keys that do not change what is trained
 
 
 def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb: bool,
@@ -39,7 +39,8 @@ def run_trial(study, trial, cell: Cell | None, sweep: Sweep, results: Path, rdb:
 
     def attempt() -> dict[str, Any]:
         config, out, resumed = prepare(study, trial, cell, sweep, results, env)
-        return train(config, out, report=reporter(trial, sweep), resume=resumed is not None)
+        return train(config, out, report=reporter(trial, sweep), resume=resumed is not None,
+                     sweep=sweep.config.name, arm=cell.arm)
 
     try:
         with liveness.Heartbeat(study, trial, rdb), exclusive(run_folder(sweep, results, cell)):

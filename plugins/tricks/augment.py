@@ -20,7 +20,7 @@ class DiffAugment(OwnRng, Trick):
     Each augmentation of ``policy`` (brightness, saturation and contrast for ``color``) is applied to each
     sample with probability ``p``. With ``ada`` (Karras et al. 2020), every ``ada_interval`` D steps p moves
     by batch_size·ada_interval / (ada_kimg·1000) up if r_t = E[sign(D(real))] > ``ada_target`` (D
-    overfits), down if below, within [0, 1].
+    overfits), down if below, within [0, 1], and is logged as ``ada_p``.
     """
 
     name = "diffaugment"
@@ -92,6 +92,7 @@ class DiffAugment(OwnRng, Trick):
             self.adapt((self.signs / self.d_steps).item())
             self.signs.zero_()
             self.d_steps = 0
+        run.log("ada_p", self.p)
 
     def adapt(self, r_t: float) -> None:
         """ADA's update of p from r_t, the interval's mean sign of D's real logits."""

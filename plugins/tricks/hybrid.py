@@ -17,7 +17,8 @@ class VAEGAN(OwnRng, Trick):
 
     E is an MLP on the flattened sample (``hidden`` widths, LeakyReLU 0.2). Its weights, its
     optimizer and the trick's generator (for ε and the real batch, so the run's own data and z
-    streams are untouched) are checkpointed. The last batch's terms are kept as ``.rec`` and ``.kl``.
+    streams are untouched) are checkpointed. The last batch's terms are kept as ``.rec`` and ``.kl``,
+    and logged as ``vae_rec`` and ``vae_kl`` (metrics.jsonl and the loggers).
     """
 
     name = "vae_gan"
@@ -62,6 +63,8 @@ class VAEGAN(OwnRng, Trick):
         decoded = run.generator(z) if labels is None else run.generator(z, labels)
         self.rec = (decoded - x).square().flatten(1).sum(1).mean()
         self.kl = 0.5 * (mu.square() + log_var.exp() - 1 - log_var).sum(1).mean()
+        run.log("vae_rec", self.rec)
+        run.log("vae_kl", self.kl)
         self.optimizer.zero_grad(set_to_none=True)
         return g_loss + self.params.rec_weight * self.rec + self.params.kl_weight * self.kl
 
