@@ -50,6 +50,9 @@ SetOption = Annotated[
     typer.Option("--set", help="Override a setting: KEY.PATH=VALUE (VALUE is YAML, e.g. seeds=[0,1])."),
 ]
 DeviceOption = Annotated[Optional[str], typer.Option(help="auto, cpu, cuda or cuda:N (overrides the config).")]
+ArtifactsOption = Annotated[Optional[str], typer.Option(
+    help="Upload each completed cell's files to this Optuna artifact store: a shared folder or s3://BUCKET/PREFIX.",
+)]
 
 
 @app.command()
@@ -162,6 +165,7 @@ def sweep(
         help="A SLURM option for the array's tasks, KEY=VALUE (repeatable), e.g. partition=gpu, gpus-per-task=1, "
         "time=04:00:00 (default 24:00:00).",
     )] = None,
+    artifacts: ArtifactsOption = None,
 ) -> None:
     """Run (or resume) an ablation sweep and print its table.
 
@@ -170,6 +174,7 @@ def sweep(
     from .sweep.config import load_sweep
 
     sets = list(set_ or []) + ([f"base.device={device}"] if device else [])
+    sets += [f"artifacts.url={artifacts}"] if artifacts else []
     command = file if file in ("validate", "schema") and not Path(file).exists() else None
     if command == "schema":
         from .sweep.config import schema
@@ -243,6 +248,9 @@ def sample(
     = None,
     ema: Annotated[bool, typer.Option("--ema/--no-ema", help="Use the EMA generator when the run has one.")] = True,
     truncation: Annotated[Optional[float], typer.Option(help="Redraw latent entries beyond ±T.")] = None,
+    label: Annotated[Optional[int], typer.Option(
+        "--class", help="A conditional run's class K: every sample of class K (default: the classes in turn)."
+    )] = None,
     device: DeviceOption = None,
 ) -> None:
     """Draw samples from a trained run's checkpoint, in batches, in what FID tools read."""
@@ -254,7 +262,7 @@ def sample(
     out = out or run_dir / {"npz": "samples.npz", "png-dir": "samples", "grid": "samples-grid.png"}[fmt]
     with run_progress(n, "samples") as progress:
         written = draw(run_dir, n, fmt, out, ema=ema, truncation=truncation, device=device,
-                       progress=lambda done: progress(done, {}))
+                       progress=lambda done: progress(done, {}), label=label)
     console.print(f"{n} samples → {escape(str(written))}")
 
 
@@ -279,6 +287,7 @@ def worker(
     results: Annotated[Path, typer.Option(help="Folder holding one sub-folder per sweep.")] = Path("results"),
     device: DeviceOption = None,
     storage: Annotated[Optional[str], typer.Option(help="The sweep's storage URL, as given to `ganx sweep`.")] = None,
+    artifacts: ArtifactsOption = None,
 ) -> None:
     """Join a started sweep as one more worker: train waiting cells until every cell has a result.
 
@@ -288,7 +297,8 @@ def worker(
     from .sweep.runner import WorkerEnv, join, work
     from .sweep.storage import masked
 
-    spec = load_sweep(file, list(set_ or []) + ([f"base.device={device}"] if device else []))
+    sets = list(set_ or []) + ([f"base.device={device}"] if device else [])
+    spec = load_sweep(file, sets + ([f"artifacts.url={artifacts}"] if artifacts else []))
     where = masked(storage or spec.config.storage or "") or f"journal {results / spec.config.name}/"
     writable(results / spec.config.name, "--results")
     studies = join(spec, results, storage)
@@ -429,15 +439,22 @@ def report(
     metric: MetricOption = None,
     baseline: BaselineOption = None,
     ci: CiOption = 0.95,
+    fmt: Annotated[str, typer.Option(
+        "--format", help="markdown (report.md, pictures beside it) or html (one self-contained report.html)."
+    )] = "markdown",
 ) -> None:
-    """Write <sweep>/report.md: the table, a montage of samples per arm, and per-arm curves."""
-    from .report.document import write_report
+    """Write <sweep>/report.md (or report.html): the table, a montage of samples per arm, per-arm curves
+    and provenance."""
+    from .report.document import FORMATS, write_report
     from .report.studies import open_target
     from .report.table import study_view, trials_frame
 
+    if fmt not in FORMATS:
+        raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
     found, folder = open_target(target, results, study)
-    path = write_report(found, folder, study_view(found, trials_frame(found), metric, baseline, ci))
-    console.print(f"report: {escape(str(path))} (pictures in {escape(str(folder / 'report'))}/)")
+    path = write_report(found, folder, study_view(found, trials_frame(found), metric, baseline, ci), fmt)
+    where = "self-contained" if fmt == "html" else f"pictures in {escape(str(folder / 'report'))}/"
+    console.print(f"report: {escape(str(path))} ({where})")
 
 
 metrics_app = typer.Typer(help="What metrics compare with: real reference statistics, computed once.",

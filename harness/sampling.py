@@ -2,7 +2,8 @@
 
 ``npz``: one array ``x`` (images as uint8 NHWC, like StudioGAN's ``samples.npz``; 2-D points as
 float32); ``png-dir``: one PNG per image; ``grid``: one picture, as ``samples.png``. The EMA
-generator is used when the run has one (``--no-ema`` for the trained G).
+generator is used when the run has one (``--no-ema`` for the trained G). A conditional run's samples
+cycle through its classes, or are all of one class with ``--class K``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ BATCH = 500
 
 
 def sample(run_dir: Path, n: int, fmt: str, out: Path, *, ema: bool = True, truncation: float | None = None,
-           device: str | None = None, progress: Callable[[int], None] | None = None) -> Path:
-    """Draw ``n`` samples from the run in ``run_dir`` and write them to ``out`` as ``fmt``; returns ``out``."""
+           device: str | None = None, progress: Callable[[int], None] | None = None,
+           label: int | None = None) -> Path:
+    """Draw ``n`` samples from the run in ``run_dir`` (all of class ``label`` if given) and write them to
+    ``out`` as ``fmt``; returns ``out``."""
     import torch
 
     from .config import load_run
@@ -35,6 +38,10 @@ def sample(run_dir: Path, n: int, fmt: str, out: Path, *, ema: bool = True, trun
             raise UserError(f"{run_dir}: no {name}; expected a run's results folder (ganx run --out DIR)")
     config = load_run(run_dir / "config.yaml", [f"device={device}"] if device else [])
     run, hooks, _ = build_run(config)
+    if label is not None and not run.num_classes:
+        raise UserError(f"--class: {run_dir} is an unconditional run (labels: none); it has no classes")
+    if label is not None and not 0 <= label < run.num_classes:
+        raise UserError(f"--class {label}: out of range; this run has classes 0 to {run.num_classes - 1}")
     resume_from(run, run_dir / "checkpoint.pt", hooks.plugins)
     images = run.dataset.kind == "images"
     if fmt == "png-dir" and not images:
@@ -44,6 +51,8 @@ def sample(run_dir: Path, n: int, fmt: str, out: Path, *, ema: bool = True, trun
     z_rng = torch.Generator(device=run.device)
     z_rng.manual_seed(config.seed + 2_000_003)  # not the evaluation's fixed z
     labels = torch.arange(n, device=run.device) % run.num_classes if run.num_classes else None  # classes in turn
+    if label is not None:
+        labels = torch.full((n,), label, device=run.device)
     chunks = []
     with torch.no_grad():
         for start in range(0, n, BATCH):

@@ -69,3 +69,40 @@ def test_bad_requests_are_one_line_each(tmp_path, tiny, ganx):
     for args, message in cases:
         code, _, err = ganx(*args)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+RING = {  # learns ring8's 8 classes (its mode indices) in about 2 s
+    "dataset": "ring8", "arch": {"name": "mlp", "hidden": [64, 64]}, "latent_dim": 4, "batch_size": 64,
+    "steps": 1500, "log_every": 500, "optimizer": {"lr": 1e-3}, "labels": "uniform",
+    "eval": {"samples": 800}, "metrics": ["class_accuracy"],
+}
+
+
+def test_class_k_draws_every_sample_of_class_k(tmp_path, ganx):
+    import torch
+
+    from ganx.trainer import build_run
+
+    run = trained(tmp_path, RING)
+    centers, _ = build_run(validate_run(RING, "run.yaml"))[0].dataset.modes()
+    for k in (2, 5):
+        code, _, err = ganx("sample", run, "--n", "400", "--class", k, "--out", tmp_path / f"{k}.npz")
+        assert code == 0, err
+        drawn = np.load(tmp_path / f"{k}.npz")
+        assert (drawn["y"] == k).all()
+        nearest = torch.cdist(torch.from_numpy(drawn["x"]), centers.cpu()).argmin(1)
+        assert (nearest == k).float().mean() > 0.7  # mode k, most of the time
+
+
+def test_class_is_refused_for_an_unconditional_run_or_out_of_range(tmp_path, tiny, ganx):
+    unconditional = trained(tmp_path / "u", tiny)
+    conditional = trained(tmp_path / "c", RING, steps=10)
+    cases = [
+        (unconditional, "0", "is an unconditional run (labels: none)"),
+        (conditional, "8", "--class 8: out of range; this run has classes 0 to 7"),
+        (conditional, "-1", "--class -1: out of range"),
+    ]
+    for run, k, message in cases:
+        code, _, err = ganx("sample", run, "--n", "5", "--class", k, "--out", tmp_path / "s.npz")
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "s.npz").exists()

@@ -2,5 +2,5 @@
 
 - ``studies``: a sweep's study from a name, a folder or a URL; ``table``: the ablation table;
   ``stats``: intervals and tests; ``formats``: Rich, markdown and LaTeX renderings.
-- ``pictures``: sample grids and curves; ``document``: ``ganx report``'s report.md.
+- ``pictures``: sample grids and curves; ``document``: ``ganx report``'s report.md; ``page``: its report.html.
 """

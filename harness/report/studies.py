@@ -71,3 +71,27 @@ def tuning_studies(study, folder: Path | None = None) -> dict:
         for name in optuna.get_all_study_names(storage)
         if name.startswith(prefix)
     }
+
+
+REPORTED = ("metrics.jsonl", "samples.png", "curves.png")  # the files of a completed cell a report shows
+
+
+def cell_folder(study, trial, folder: Path) -> Path:
+    """Where ``trial``'s run files are on this machine: downloaded from its artifact store (once) into
+    ``folder/artifacts/<cell>-trial<N>`` if it has one, else its ``run_dir``."""
+    from ..sweep import artifacts
+
+    attrs = trial.user_attrs
+    run_dir = Path(attrs.get("run_dir") or Path(folder) / "runs" / f"{attrs.get('arm')}-s{attrs.get('seed')}")
+    if "artifacts" not in attrs:
+        return run_dir
+    return artifacts.download(study, trial, Path(folder) / "artifacts" / f"{run_dir.name}-trial{trial.number}")
+
+
+def missing_files(runs: dict[str, list[tuple[int, Path]]]) -> list[str]:
+    """One line per completed cell (per arm, its (seed, folder)) lacking a file a report shows."""
+    return [
+        f"{arm} seed {seed}: no {', '.join(lacking)} in {folder}"
+        for arm, found in runs.items() for seed, folder in found
+        if (lacking := [name for name in REPORTED if not (folder / name).is_file()])
+    ]

@@ -20,7 +20,7 @@ from ..config import SEED_LIMIT, RunConfig, Strict, apply_sets, blame_sets, form
 from ..errors import UserError
 from .design import SearchParam, design_arms, repeats, set_path, slug
 
-EXECUTION_KEYS = ("workers", "devices", "storage", "vectorize")  # how a sweep runs, not what it measures
+EXECUTION_KEYS = ("workers", "devices", "storage", "vectorize", "artifacts")  # how a sweep runs, not what it measures
 MAX_CELLS = 10_000  # arms × (seeds + tuning trials), counted before any cell is built
 Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT)]
 
@@ -44,6 +44,20 @@ class Search(Strict):
         return self
 
 
+class Artifacts(Strict):
+    """An Optuna artifact store that receives each completed cell's files, so reports work from any machine."""
+
+    url: str = Field(description="a folder (file:///shared/ganx-artifacts, or a plain path) or s3://bucket/prefix")
+    checkpoints: bool = Field(False, description="upload checkpoint.pt too (large)")
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str) -> str:
+        if "://" in url and not url.startswith(("file://", "s3://")):
+            raise ValueError(f"{url!r}: expected a folder, file:///PATH or s3://BUCKET/PREFIX")
+        return url
+
+
 class SweepConfig(Strict):
     """A sweep file. ``arms`` maps an arm name to changes merged into ``base``; ``grid`` crosses them with axes."""
 
@@ -62,6 +76,7 @@ class SweepConfig(Strict):
     vectorize: bool = Field(
         False, description="train the waiting seeds of an arm together as one batched model where they allow it"
     )
+    artifacts: Artifacts | None = Field(None, description="upload each completed cell's files to this store")
 
     @field_validator("grid")
     @classmethod

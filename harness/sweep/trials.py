@@ -3,7 +3,7 @@
 A failure is recorded on the trial (``failure``: diverged, error, ...), never raised; a stop is, and
 so is an :class:`~ganx.errors.EnvironmentFault` (a full disk, a lost database), which leaves the cell
 runnable. A cell whose earlier attempt was stopped, lost or hit by a fault continues from that
-attempt's checkpoint.
+attempt's checkpoint. A completed cell's files go to the sweep's artifact store, if it has one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 
 from ..errors import PluginError, TrainingFailure, UserError, environment_fault
 from ..store import exclusive
-from . import liveness, optuna_adapter, queue
+from . import artifacts, liveness, optuna_adapter, queue
 from .config import Cell, Sweep, with_params
 from .design import label
 from .runner import WorkerEnv, outcome_attrs, sweep_dir
@@ -132,6 +132,7 @@ def record(study, trial, cell: Cell, sweep: Sweep, attempt: Callable[[], dict[st
         value = final["metrics"][objective]
         if not math.isfinite(value):
             raise TrainingFailure(f"objective {objective} is {value}", final["step"])
+        artifacts.upload(trial, Path(trial.user_attrs["run_dir"]), sweep.config.artifacts)
     except Interrupted as stop:
         queue.close(study, trial, "interrupted", str(stop))
         raise
