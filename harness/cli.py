@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -82,12 +81,13 @@ def run(
         cfg = load_run(config, list(set_ or []) + devices)
         out = out or Path("results") / cfg.name
     from .errors import PluginError, TrainingFailure
+    from .run_progress import run_progress
     from .trainer import train
 
     console.print(f"{'resuming' if resume else 'training'} [bold]{cfg.name}[/] for {cfg.steps} steps → {out}")
     try:
-        with run_progress(cfg.steps) as progress:
-            final = train(cfg, out, resume=bool(resume), progress=progress)
+        with run_progress(cfg.steps, console) as progress:
+            final = train(cfg, out, resume=bool(resume), progress=progress.step, report=progress.evaluation)
     except TrainingFailure as failure:
         console.print(f"[red]run failed at step {failure.step}: {escape(failure.reason)}[/]")
         raise typer.Exit(1)
@@ -108,31 +108,6 @@ def run(
     console.print(f"results in {out}/ (samples.png, curves.png, metrics.jsonl, final.json, checkpoint.pt)")
 
 
-@contextmanager
-def run_progress(steps: int, unit: str = "step"):
-    """``train``'s ``progress``: a live bar with the latest losses on a terminal; otherwise (a pipe, a
-    log) one plain line about every 10% of the steps (or samples)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    def losses(row: dict[str, float]) -> str:
-        return "  ".join(f"{k}={row[k]:.4g}" for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in row)
-
-    if not console.is_terminal:
-        every, shown = max(1, steps // 10), [0]
-
-        def line(step: int, row: dict[str, float]) -> None:
-            if step - shown[0] >= every or step == steps:
-                shown[0] = step
-                console.print(f"  {unit} {step}/{steps}  {losses(row)}".rstrip(), highlight=False)
-
-        yield line
-        return
-    columns = (BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), TextColumn("{task.description}"))
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("", total=steps)
-        yield lambda step, row: bar.update(task, completed=step, description=losses(row))
-
-
 @app.command(cls=VisibleUsage)
 def sweep(
     file: Annotated[str, typer.Argument(
@@ -150,6 +125,9 @@ def sweep(
     devices: Annotated[
         Optional[str], typer.Option(help="GPUs for the workers in turn, e.g. 0,1 (one worker each by default).")
     ] = None,
+    workers_per_gpu: Annotated[Optional[int], typer.Option(
+        min=1, help="K workers on each GPU instead (--devices, or a SLURM task's GPUs), for small models.",
+    )] = None,
     storage: Annotated[
         Optional[str],
         typer.Option(help="Optuna storage URL shared by every machine, e.g. postgresql://USER:PASSWORD@HOST/DB."),
@@ -158,8 +136,9 @@ def sweep(
         bool, typer.Option("--force", help="Continue a study even though its sweep YAML changed.")
     ] = False,
     slurm: Annotated[Optional[int], typer.Option(
-        min=1, help="Submit N workers as a SLURM job array (submitit) instead of working here; run the same "
-        "command without --slurm later for the progress and the table.",
+        min=0, help="Submit N SLURM array tasks of workers (submitit) instead of working here, as the YAML's "
+        "launcher.slurm does; later, the same command without --slurm (--slurm 0 over a launcher) shows the "
+        "progress and the table.",
     )] = None,
     slurm_opt: Annotated[Optional[list[str]], typer.Option(
         help="A SLURM option for the array's tasks, KEY=VALUE (repeatable), e.g. partition=gpu, gpus-per-task=1, "
@@ -196,17 +175,21 @@ def sweep(
         )
         return
     from .report.table import study_table, unfinished
+    from .sweep.slurm import requested
     from .sweep.workers import execute
 
     writable(results / spec.config.name, "--results")
     console.print(f"sweep [bold]{spec.config.name}[/]: {spec.summary}; storage {escape(where)}", soft_wrap=True)
-    if slurm:
-        submit_to_slurm(spec, results, storage, slurm, list(slurm_opt or []), sets, force)
+    if workers and workers_per_gpu:
+        raise UserError("--workers and --workers-per-gpu: give one (K workers per GPU makes K × GPUs workers)")
+    tasks, slurm_options = requested(spec, slurm, list(slurm_opt or []))
+    if tasks:
+        submit_to_slurm(spec, results, storage, tasks, slurm_options, sets, force, workers, workers_per_gpu)
         return
     try:
         studies, stopped, finished = execute(
-            spec, results, workers=workers, devices=devices.split(",") if devices else None, storage=storage,
-            force=force, console=console,
+            spec, results, workers=workers, devices=devices.split(",") if devices else None,
+            per_gpu=workers_per_gpu, storage=storage, force=force, console=console,
         )
         if stopped:
             console.print("[yellow]stopped; finished cells are saved. Run the same command to resume.[/]")
@@ -260,23 +243,26 @@ def sample(
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
     out = out or run_dir / {"npz": "samples.npz", "png-dir": "samples", "grid": "samples-grid.png"}[fmt]
-    with run_progress(n, "samples") as progress:
+    from .run_progress import run_progress
+
+    with run_progress(n, console, "samples") as progress:
         written = draw(run_dir, n, fmt, out, ema=ema, truncation=truncation, device=device,
-                       progress=lambda done: progress(done, {}), label=label)
+                       progress=lambda done: progress.step(done, {}), label=label)
     console.print(f"{n} samples → {escape(str(written))}")
 
 
 def submit_to_slurm(spec, results: Path, storage: str | None, tasks: int, options: list[str], sets: list[str],
-                    force: bool) -> None:
+                    force: bool, workers: int | None, per_gpu: int | None) -> None:
     """Coordinate the sweep here, then leave its cells to ``tasks`` SLURM array tasks."""
     from .sweep.runner import coordinate
     from .sweep.slurm import check_launch, submit
 
     check_launch(spec, results, storage)
     coordinate(spec, results, storage, force)
-    job = submit(spec, results, storage, tasks, options, sets)
-    again = " ".join(["ganx sweep", str(spec.source), *(["--storage", "URL"] if storage else [])])
-    console.print(f"submitted SLURM job array {job} ({tasks} workers); `{again}` shows the progress and the table; "
+    job = submit(spec, results, storage, tasks, options, sets, workers, per_gpu)
+    again = " ".join(["ganx sweep", str(spec.source), *(["--slurm", "0"] if spec.config.launcher else []),
+                      *(["--storage", "URL"] if storage else [])])
+    console.print(f"submitted SLURM job array {job} ({tasks} tasks); `{again}` shows the progress and the table; "
                   f"`scancel {job}` stops it (cells it held run again)")
 
 

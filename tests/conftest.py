@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
+import socket
 import sys
 
 import pytest
@@ -13,6 +15,49 @@ from ganx.plugin_manager import get_plugin_manager
 pytest_plugins = ["plugin_env"]  # the plugin_env fixture: throwaway venvs to install plugin packages into
 
 TINY = {**testing.TINY, "log_every": 10}  # the plugin authors' tiny run, logging every 10 steps
+OFF_MACHINE: list = []  # every connection or name lookup a test tried beyond this machine
+
+
+def on_this_machine(host) -> bool:
+    if not host or host in ("localhost", socket.gethostname()):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_network():
+    """No test reaches the network: a connection or name lookup beyond this machine is refused and recorded
+    (PostgreSQL, SLURM and the local S3 server all listen on the loopback)."""
+    connect, getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+    def refuse(what):
+        OFF_MACHINE.append(what)
+        raise OSError(f"tests open no network connection (tried {what})")
+
+    def guarded_connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not on_this_machine(address[0]):
+            refuse(address)
+        return connect(sock, address)
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if not on_this_machine(host.decode() if isinstance(host, bytes) else host):
+            refuse(host)
+        return getaddrinfo(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", guarded_connect)
+        patch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _stays_on_this_machine(_no_network):
+    tried = len(OFF_MACHINE)
+    yield
+    assert OFF_MACHINE[tried:] == [], f"the test tried to reach the network: {OFF_MACHINE[tried:]}"
 
 
 @pytest.fixture

@@ -181,3 +181,18 @@ def test_a_storage_error_that_quotes_the_url_never_shows_the_password(ganx, monk
     code, out, err = ganx("table", url)
     assert code == 2 and "cannot open this storage" in err and "lab:***@db" in err
     assert "pa55word" not in out + err
+
+
+def test_no_test_reaches_the_network():
+    """conftest refuses, for every test, a connection or name lookup beyond this machine."""
+    import socket
+
+    from conftest import OFF_MACHINE
+
+    tried = len(OFF_MACHINE)
+    with socket.socket() as sock, pytest.raises(OSError, match="tests open no network connection"):
+        sock.connect(("192.0.2.1", 80))
+    with pytest.raises(OSError, match="tests open no network connection"):
+        socket.getaddrinfo("pypi.org", 443)
+    assert OFF_MACHINE[tried:] == [("192.0.2.1", 80), "pypi.org"]
+    del OFF_MACHINE[tried:]  # expected here; any other test that tries fails

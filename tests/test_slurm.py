@@ -64,6 +64,83 @@ def test_a_journal_on_a_local_disk_is_refused_and_one_on_nfs_is_not(tmp_path, ti
     slurm.check_launch(load_sweep(path), tmp_path / "results", None)  # no error
 
 
+LAUNCHER = {"slurm": {"tasks": 2, "options": {"partition": "gpu", "time": "04:00:00"}}}
+
+
+def test_a_launcher_in_the_yaml_reaches_the_launch_as_slurm_does(tmp_path, tiny, ganx, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    code, _, err = ganx("sweep", write(tmp_path, tiny, launcher=LAUNCHER), "--results", tmp_path / "results")
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, "error: --slurm: no sbatch here; run it where SLURM jobs are submitted (a login node)"
+    )
+    assert not (tmp_path / "results" / "x").exists()
+
+
+def test_slurm_flags_win_over_the_yaml_launcher(tmp_path, tiny):
+    sweep = load_sweep(write(tmp_path, tiny, launcher=LAUNCHER))
+    assert slurm.requested(sweep, None, []) == (2, ["partition=gpu", "time=04:00:00"])
+    tasks, options = slurm.requested(sweep, 3, ["time=30"])
+    assert (tasks, slurm.slurm_parameters(options)["slurm_time"]) == (3, 30)  # key by key
+    assert slurm.requested(sweep, 0, [])[0] == 0  # --slurm 0: work here
+    assert slurm.requested(load_sweep(write(tmp_path, tiny)), None, ["partition=gpu"]) == (0, ["partition=gpu"])
+    assert "launcher" not in sweep.design
+
+
+@pytest.mark.parametrize(("launcher", "problem"), [
+    ({"slurm": {"tasks": 0}}, "launcher.slurm.tasks: Input should be greater than 0"),
+    ({}, "launcher.slurm: required but missing"),
+    ({"slurm": {"tasks": 2, "options": {"time": 14400}}}, "launcher.slurm.options: Value error, time: quote it"),
+    ({"slurm": {"tasks": 2, "options": {"time": "soon"}}}, "time: use MM, HH:MM:SS or D-HH:MM:SS"),
+    ({"slurm": {"tasks": 2, "options": {"array-parallelism": 4}}}, "array-parallelism: ganx sets this itself"),
+    ({"slurm": {"tasks": 2, "options": {"exclusive": True}}}, "exclusive: expected text or a whole number"),
+])
+def test_a_bad_launcher_is_refused_in_one_line(tmp_path, tiny, launcher, problem):
+    with pytest.raises(UserError) as caught:
+        load_sweep(write(tmp_path, tiny, launcher=launcher))
+    assert len(caught.value.problems) == 1 and problem in caught.value.problems[0]
+
+
+def test_submit_hands_each_task_the_worker_flags(tmp_path, tiny, monkeypatch):
+    import inspect
+
+    import submitit
+
+    calls = []
+
+    class Executor:
+        def __init__(self, **kwargs): ...
+        def update_parameters(self, **kwargs): ...
+
+        def map_array(self, fn, *columns):
+            calls.extend(zip(*columns))
+            return [type("Job", (), {"job_id": "42_0"})()]
+
+    monkeypatch.setattr(submitit, "AutoExecutor", Executor)
+    sweep = load_sweep(write(tmp_path, tiny))
+    assert slurm.submit(sweep, tmp_path, None, 2, [], ["seeds=[0]"], None, 2) == "42"
+    assert len(calls) == 2 and calls[0][-3:] == (None, None, 2)
+    inspect.signature(slurm.work_in_task).bind(*calls[0])
+
+
+def test_a_task_runs_k_workers_on_each_gpu_slurm_gave_it(tmp_path, tiny, monkeypatch):
+    import signal
+
+    from ganx.sweep import runner, workers
+
+    monkeypatch.setattr(runner, "join", lambda *args: None)
+    seen = []
+    monkeypatch.setattr(workers, "run_workers", lambda *args: seen.append([e.device for e in args[-1]]) or False)
+    path, term = str(write(tmp_path, tiny, workers_per_gpu=3)), signal.getsignal(signal.SIGTERM)
+    try:
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-8e1f2c3a,GPU-77aa")
+        slurm.work_in_task(path, [], str(tmp_path), None, per_gpu=2)  # --workers-per-gpu over the YAML's
+        monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+        slurm.work_in_task(path, [], str(tmp_path), None)
+    finally:
+        signal.signal(signal.SIGTERM, term)
+    assert seen == [["cuda:0", "cuda:0", "cuda:1", "cuda:1"], [None, None, None]]
+
+
 @pytest.fixture
 def cluster():
     """A running SLURM and PostgreSQL: the URL of the database."""

@@ -148,6 +148,71 @@ def test_workers_split_the_cores_and_are_pinned_to_devices_in_turn():
     assert worker_envs(2, [], cores=2)[0].overrides(load_config_threads(3)) == {}  # the config's own threads win
 
 
+def test_workers_per_gpu_puts_k_workers_on_each_device_in_order():
+    from ganx.sweep.workers import assignments, worker_envs
+
+    assert assignments(["0", "1"], 2) == ["cuda:0", "cuda:0", "cuda:1", "cuda:1"]
+    assert assignments(["0", "1"]) == ["cuda:0", "cuda:1"]  # today's one worker per device
+    assert assignments(["cpu"], 3) == ["cpu"] * 3  # K on a CPU: K CPU workers
+    assert assignments([], 2) == [None, None]  # no devices: K workers on the config's own device
+    envs = worker_envs(4, ["0", "1"], cores=8, per_gpu=2)
+    assert [(e.slot, e.threads, e.device) for e in envs] == [
+        (0, 2, "cuda:0"), (1, 2, "cuda:0"), (2, 2, "cuda:1"), (3, 2, "cuda:1")
+    ]
+
+
+@pytest.mark.parametrize(("value", "gpus"), [
+    (None, []), ("", []), ("0,1", ["0", "1"]), ("2,3", ["0", "1"]),  # CUDA renumbers what it sees from 0
+    (" 3 , 5 ", ["0", "1"]), ("GPU-8e1f2c3a-0b4d-4a1e-9f00-1234567890ab,GPU-77aa", ["0", "1"]),
+    ("MIG-5c89a1b2-3d4e-5f60-7182-93a4b5c6d7e8", ["0"]), ("NoDevFiles", []), ("0,-1,1", ["0"]),
+])
+def test_cuda_visible_devices_become_the_gpus_a_task_sees(value, gpus):
+    from ganx.sweep.workers import visible_gpus
+
+    assert visible_gpus(value) == gpus
+
+
+def test_worker_count_takes_flags_over_the_yaml_and_one_worker_per_device_by_default(tmp_path, tiny):
+    from ganx.sweep.workers import worker_count
+
+    plain = load_sweep(write(tmp_path, tiny))
+    assert worker_count(plain, None, [], None) == (1, 1)
+    assert worker_count(plain, None, ["0", "1"], None) == (2, 1)
+    assert worker_count(plain, None, ["0", "1"], 3) == (6, 3)
+    per_gpu = load_sweep(write(tmp_path, tiny, workers_per_gpu=2))
+    assert worker_count(per_gpu, None, ["0", "1"], None) == (4, 2)
+    assert worker_count(per_gpu, 3, ["0", "1"], None) == (3, 1)  # --workers N over the YAML's workers_per_gpu
+    counted = load_sweep(write(tmp_path, tiny, workers=3))
+    assert worker_count(counted, None, ["0"], 2) == (2, 2)  # --workers-per-gpu K over the YAML's workers
+    assert {"workers_per_gpu", "launcher"}.isdisjoint(per_gpu.design)
+
+
+def test_workers_per_gpu_is_checked_in_the_yaml_and_on_the_command_line(tmp_path, tiny, ganx):
+    for changes, problem in [
+        ({"workers_per_gpu": 0}, "workers_per_gpu: Input should be greater than 0"),
+        ({"workers_per_gpu": 2, "workers": 4}, "workers_per_gpu: give it or workers, not both"),
+    ]:
+        with pytest.raises(UserError, match=problem):
+            load_sweep(write(tmp_path, tiny, **changes))
+    path = write(tmp_path, tiny)
+    code, _, err = ganx("sweep", path, "--results", tmp_path / "r", "--workers", "2", "--workers-per-gpu", "2")
+    assert (code, err.strip().splitlines()[-1]) == (
+        2, "error: --workers and --workers-per-gpu: give one (K workers per GPU makes K × GPUs workers)"
+    )
+    assert not (tmp_path / "r").exists()
+    code, _, err = ganx("sweep", path, "--workers-per-gpu", "0")
+    assert code == 2 and "--workers-per-gpu" in err
+
+
+def test_sweep_with_workers_per_gpu_runs_k_workers_on_each_device(tmp_path, tiny, ganx, monkeypatch):
+    from ganx.sweep import workers
+
+    seen = []
+    monkeypatch.setattr(workers, "run_workers", lambda *args: seen.extend(args[-1]) or False)
+    ganx("sweep", write(tmp_path, tiny), "--results", tmp_path / "r", "--devices", "cpu", "--workers-per-gpu", "2")
+    assert [e.device for e in seen] == ["cpu", "cpu"]
+
+
 def load_config_threads(threads: int):
     from ganx.config import RunConfig
 

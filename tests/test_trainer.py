@@ -176,13 +176,17 @@ def test_curves_are_titled_with_the_runs_name_not_its_folders(tiny, tmp_path, mo
     assert titles == ["my-run"]
 
 
-def test_ganx_run_shows_its_progress_about_every_tenth_of_the_steps(tiny, tmp_path, ganx):
+def test_ganx_run_piped_shows_a_line_about_every_tenth_of_the_steps_and_one_per_evaluation(tiny, tmp_path, ganx):
     import yaml
 
     config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump({**tiny, "steps": 40, "log_every": 2}))
+    config.write_text(yaml.safe_dump({**tiny, "steps": 40, "log_every": 2, "eval": {"samples": 500, "every": 20}}))
     code, out, err = ganx("run", config, "--out", tmp_path / "out")
     assert code == 0, err
     steps = [line.split()[1] for line in out.splitlines() if line.strip().startswith("step ")]
     assert steps == [f"{n}/40" for n in range(4, 41, 4)]
     assert all("d_loss=" in line and "g_loss=" in line for line in out.splitlines() if line.strip().startswith("step "))
+    evaluations = [line.split()[3] for line in out.splitlines() if line.strip().startswith("evaluated at step ")]
+    assert evaluations == ["20/40", "40/40"]
+    assert all("modes=" in line for line in out.splitlines() if line.strip().startswith("evaluated "))
+    assert "\x1b[" not in out

@@ -1,5 +1,5 @@
 """The sweep YAML: a base run config, named arms and/or a grid that change it, seeds, the objective,
-an optional search space, and how to execute it (pruner, workers, devices, storage).
+an optional search space, and how to execute it (pruner, workers, devices, storage, launcher).
 
 Each arm × seed is a *cell*: one fully resolved, validated :class:`RunConfig`. With ``search``, each
 arm also has ``trials_per_arm`` tuning cells, and its seed cells re-run the arm's best parameters.
@@ -19,8 +19,11 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from ..config import SEED_LIMIT, RunConfig, Strict, apply_sets, blame_sets, format_errors, read_mapping, validate_run
 from ..errors import UserError
 from .design import SearchParam, design_arms, repeats, set_path, slug
+from .slurm import check_option
 
-EXECUTION_KEYS = ("workers", "devices", "storage", "vectorize", "artifacts")  # how a sweep runs, not what it measures
+EXECUTION_KEYS = (  # how a sweep runs, not what it measures
+    "workers", "workers_per_gpu", "devices", "storage", "vectorize", "artifacts", "launcher",
+)
 MAX_CELLS = 10_000  # arms × (seeds + tuning trials), counted before any cell is built
 Seed = Annotated[int, Field(ge=0, lt=SEED_LIMIT)]
 
@@ -58,6 +61,37 @@ class Artifacts(Strict):
         return url
 
 
+class SlurmLauncher(Strict):
+    """``ganx sweep FILE`` submits a SLURM job array, as ``--slurm N --slurm-opt KEY=VALUE ...`` would."""
+
+    tasks: int = Field(gt=0, description="array tasks, each running workers until every cell has a result")
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="sbatch options, text or whole numbers, e.g. partition: gpu, gpus-per-task: 1, time: '04:00:00'",
+    )
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, options: dict[str, Any]) -> dict[str, Any]:
+        for key, value in options.items():
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise ValueError(f"{key}: expected text or a whole number (got {value!r})")
+            if key == "time" and not isinstance(value, str):
+                raise ValueError(f"time: quote it, e.g. time: '04:00:00' (YAML reads an unquoted 4:00:00 as a number; "
+                                 f"got {value})")
+            try:
+                check_option(key.replace("-", "_"), str(value))
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+        return options
+
+
+class Launcher(Strict):
+    """Where ``ganx sweep FILE`` sends the sweep's workers instead of running them here."""
+
+    slurm: SlurmLauncher
+
+
 class SweepConfig(Strict):
     """A sweep file. ``arms`` maps an arm name to changes merged into ``base``; ``grid`` crosses them with axes."""
 
@@ -71,12 +105,16 @@ class SweepConfig(Strict):
     pruner: Literal["median", "hyperband", "none"] = "none"
     retries: int = Field(2, ge=0, description="re-runs of a cell whose worker died or that crashed")
     workers: int = Field(1, gt=0, description="worker processes on this machine")
+    workers_per_gpu: int | None = Field(
+        None, gt=0, description="workers on each device instead (K × devices workers; no devices: K workers)"
+    )
     devices: list[str] = Field(default_factory=list, description="GPU indices (or cpu), one per worker in turn")
     storage: str | None = Field(None, description="Optuna storage URL; default: a journal file under results/<name>/")
     vectorize: bool = Field(
         False, description="train the waiting seeds of an arm together as one batched model where they allow it"
     )
     artifacts: Artifacts | None = Field(None, description="upload each completed cell's files to this store")
+    launcher: Launcher | None = Field(None, description="submit the workers to a cluster (as --slurm N)")
 
     @field_validator("grid")
     @classmethod
@@ -182,6 +220,9 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
     except ValidationError as exc:
         raise UserError(*(f"{source}: {line}" for line in format_errors(exc, SweepConfig))) from None
     check_size(sweep, source)
+    if sweep.workers_per_gpu and "workers" in sweep.model_fields_set:
+        raise UserError(f"{source}: workers_per_gpu: give it or workers, not both (K workers per GPU makes K × GPUs "
+                        "workers)")
     if sweep.vectorize and sweep.pruner != "none" and not sweep.search:
         raise UserError(f"{source}: vectorize: an arm's seeds train together, so pruner {sweep.pruner!r} cannot stop "
                         "one of them (use pruner: none, or vectorize: false)")

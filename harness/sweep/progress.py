@@ -1,21 +1,32 @@
 """The sweep's progress, read from the storage so it covers every worker on every machine.
 
-On a terminal: a Rich live display (overall progress with ETA, each running trial's worker, cell,
-step and latest metrics). Otherwise (CI, pipes): one plain line per finished cell.
+On a terminal: a Rich progress display (the cells done of all, with elapsed time and ETA, and a bar
+per running trial with its cell, step, worker and latest metrics). Otherwise (CI, pipes): one plain
+line per finished cell.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
-import time
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console, Group
-from rich.live import Live
+from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 POLL_S = 1.0
+TAIL_BYTES = 64 * 1024  # far more than one metrics row
 
 
 def metrics_text(metrics: dict[str, Any], limit: int = 4) -> str:
@@ -31,16 +42,41 @@ def outcome_text(trial) -> str:
     return f"[red]{state}[/] {escape(trial.user_attrs.get('error', ''))}"
 
 
+def last_step(run_dir: str | os.PathLike) -> int | None:
+    """The step of the last whole row of ``run_dir/metrics.jsonl``: a log row or an evaluation, so the
+    step between evaluations. None where there is no row yet, or the folder is on another machine."""
+    try:
+        with open(Path(run_dir) / "metrics.jsonl", "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TAIL_BYTES))
+            *rows, _torn_or_empty = f.read().split(b"\n")
+        return int(json.loads(rows[-1])["step"])
+    except (OSError, IndexError, ValueError, KeyError, TypeError):
+        return None
+
+
+def trial_step(trial) -> int | None:
+    """A running trial's step: its run folder's latest row where this machine sees the folder (local
+    workers, a shared results folder), else its latest evaluation's, which every storage carries."""
+    step = last_step(trial.user_attrs["run_dir"]) if "run_dir" in trial.user_attrs else None
+    return step if step is not None else (trial.user_attrs.get("latest") or {}).get("step")
+
+
 class Monitor:
     """Polls the studies and shows what finished since it started, and what is running now."""
 
     def __init__(self, studies, total: int, console: Console):
         self.studies, self.total, self.console = studies, total, console
-        self.started = time.monotonic()
         self.seen = {id(s): {t.number for t in self.final(s)} for s in studies.all()}
         self.done_before = sum(len(v) for v in self.seen.values())
         self.printed = 0
-        self.live = Live(console=console, refresh_per_second=2, transient=False) if console.is_terminal else None
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+            console=console, refresh_per_second=2, speed_estimate_period=float("inf"),
+        ) if console.is_terminal else None
+        self.cells = self.started("[bold]cells[/]", total, self.done_before) if self.bar else None
+        self.running: dict[tuple[int, int], TaskID] = {}  # (study id, trial number) → its bar
         self.stopped = threading.Event()
 
     @staticmethod
@@ -50,55 +86,47 @@ class Monitor:
         return [t for t in study.get_trials(deepcopy=False) if is_final(t) and "cell" in t.user_attrs]
 
     def poll(self) -> None:
-        running = []
+        running = {}
         for study in self.studies.all():
             for trial in self.final(study):
                 if trial.number not in self.seen[id(study)]:
                     self.seen[id(study)].add(trial.number)
                     self.printed += 1
                     self.line(trial)
-            running += [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
-        if self.live:
-            self.live.update(self.render(running))
+            running |= {(id(study), t.number): t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"}
+        if self.bar:
+            self.show(running)
 
     def line(self, trial) -> None:
         done = self.done_before + self.printed
         text = f"[{done}/{self.total}] {trial.user_attrs['cell']}: {outcome_text(trial)}"
-        (self.live.console if self.live else self.console).print(text, soft_wrap=True, highlight=False)
+        self.console.print(text, soft_wrap=True, highlight=False)
+        if self.bar:
+            self.bar.advance(self.cells)
 
-    def eta(self) -> str:
-        if not self.printed:
-            return "ETA —"
-        left = max(0, self.total - self.done_before - self.printed)
-        seconds = (time.monotonic() - self.started) / self.printed * left
-        return f"ETA {int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
-
-    def render(self, running: list) -> Group:
-        done = self.done_before + self.printed
-        width = 30
-        filled = int(width * done / max(1, self.total))
-        header = (
-            f"[bold]{done}/{self.total}[/] cells  [green]{'━' * filled}[/]"
-            f"[dim]{'━' * (width - filled)}[/]  {self.eta()}"
-        )
-        table = Table(box=None, show_header=True, header_style="bold")
-        for column in ("worker", "cell", "step", "latest metrics"):
-            table.add_column(column)
-        for trial in running:
+    def show(self, running: dict[tuple[int, int], Any]) -> None:
+        """One bar per running trial: its cell (arm/seed), step of steps, worker and latest metrics."""
+        for key in self.running.keys() - running.keys():
+            self.bar.remove_task(self.running.pop(key))
+        for key, trial in running.items():
             attrs = trial.user_attrs
             worker = attrs.get("worker") or {}
-            latest = attrs.get("latest") or {}
-            table.add_row(
-                f"{worker.get('host', '?')}:{worker.get('pid', '?')}",
-                escape(attrs.get("queued", "?")),
-                str(latest.get("step", "—")),
-                metrics_text(latest),
-            )
-        return Group(header, table)
+            info = f"{worker.get('host', '?')}:{worker.get('pid', '?')}  {metrics_text(attrs.get('latest') or {})}"
+            step = trial_step(trial) or 0
+            if key not in self.running:
+                steps = attrs.get("config", {}).get("steps")
+                self.running[key] = self.started(escape(attrs.get("queued", "?")), steps, step)
+            self.bar.update(self.running[key], completed=step, info=info)
+
+    def started(self, description: str, total: float | None, completed: int) -> TaskID:
+        """A new bar at ``completed`` whose rate (and so ETA) counts from now."""
+        task = self.bar.add_task(description, total=total, completed=completed, info="")
+        self.bar.advance(task, 0)
+        return task
 
     def __enter__(self) -> "Monitor":
-        if self.live:
-            self.live.start()
+        if self.bar:
+            self.bar.start()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="sweep-monitor")
         self.thread.start()
         return self
@@ -117,6 +145,6 @@ class Monitor:
             self.poll()
         except Exception:  # the storage failed (the sweep reports that); show what was seen
             pass
-        if self.live:
-            self.live.update(self.render([]))
-            self.live.stop()
+        if self.bar:
+            self.show({})
+            self.bar.stop()

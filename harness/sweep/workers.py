@@ -1,8 +1,9 @@
 """Running a sweep with N workers on this machine: this process and N-1 spawned ones.
 
 CPU threads are split between the workers (N × threads = cores), and with ``--devices 0,1`` each
-worker is pinned to one GPU in turn. SIGINT/SIGTERM reach every worker; each stops at a step
-boundary and closes its trial as ``interrupted``, so running the same command again resumes.
+worker is pinned to one GPU in turn (``--workers-per-gpu K``: K workers on each). SIGINT/SIGTERM
+reach every worker; each stops at a step boundary and closes its trial as ``interrupted``, so
+running the same command again resumes. A SLURM array task runs its workers the same way.
 """
 
 from __future__ import annotations
@@ -29,14 +30,37 @@ def device_name(device: str) -> str:
     return f"cuda:{device}" if device.isdigit() else device
 
 
-def worker_envs(workers: int, devices: list[str], cores: int | None = None) -> list[WorkerEnv]:
-    """One WorkerEnv per process: its slot, its share of the CPU threads and its device."""
-    cores = cores or os.cpu_count() or 1
+def assignments(devices: list[str], per_gpu: int = 1) -> list[str | None]:
+    """Each worker's device: ``per_gpu`` workers on each of ``devices`` (``["0", "1"]``, 2 → cuda:0, cuda:0,
+    cuda:1, cuda:1). No devices: ``per_gpu`` workers on the config's own device (None)."""
+    return [device_name(device) for device in devices for _ in range(per_gpu)] or [None] * per_gpu
+
+
+def visible_gpus(cuda_visible_devices: str | None) -> list[str]:
+    """The GPUs a process sees, as CUDA numbers them for it (``0``, ``1``, ...), from ``CUDA_VISIBLE_DEVICES``
+    (indices or ``GPU-``/``MIG-`` UUIDs). CUDA stops at the first entry that is neither (``-1``, SLURM's
+    ``NoDevFiles``); unset or empty: none named."""
+    count = 0
+    for entry in (cuda_visible_devices or "").split(","):
+        entry = entry.strip()
+        if not (entry.isdigit() or entry.startswith(("GPU-", "MIG-"))):
+            break
+        count += 1
+    return [str(index) for index in range(count)]
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a SLURM task's or a container's share), not the machine's."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_envs(workers: int, devices: list[str], cores: int | None = None, per_gpu: int = 1) -> list[WorkerEnv]:
+    """One WorkerEnv per process: its slot, its share of the CPU threads and its device (those of
+    :func:`assignments` in turn)."""
+    cores = cores or usable_cores()
     threads = max(1, cores // workers) if workers > 1 else 0
-    return [
-        WorkerEnv(slot=slot, threads=threads, device=device_name(devices[slot % len(devices)]) if devices else None)
-        for slot in range(workers)
-    ]
+    slots = assignments(devices, per_gpu)
+    return [WorkerEnv(slot=slot, threads=threads, device=slots[slot % len(slots)]) for slot in range(workers)]
 
 
 def worker_main(raw: dict, source: str, results: Path, storage: str | None, env: WorkerEnv) -> None:
@@ -119,14 +143,24 @@ def run_workers(sweep: Sweep, results: Path, storage: str | None, studies: Studi
 
 
 def execute(sweep: Sweep, results: Path, *, workers: int | None = None, devices: list[str] | None = None,
-            storage: str | None = None, force: bool = False,
+            per_gpu: int | None = None, storage: str | None = None, force: bool = False,
             console: Console | None = None) -> tuple[Studies, bool, int]:
     """Coordinate, then work through the sweep with the monitor on. Returns (studies, stopped, cells shown)."""
     devices = devices if devices is not None else sweep.config.devices
-    workers = workers or ("workers" in sweep.raw and sweep.config.workers) or max(1, len(devices))
+    workers, per_gpu = worker_count(sweep, workers, devices, per_gpu)
+    envs = worker_envs(workers, devices, per_gpu=per_gpu)
     studies = coordinate(sweep, results, storage, force)
     total = len(sweep.cells) + sum(len(c) for c in sweep.tuning.values())
-    envs = worker_envs(workers, devices)
     with Monitor(studies, total, console or Console()) as monitor:
         stopped = run_workers(sweep, results, storage, studies, envs)
     return studies, stopped, monitor.printed
+
+
+def worker_count(sweep: Sweep, workers: int | None, devices: list[str], per_gpu: int | None) -> tuple[int, int]:
+    """(workers, workers per GPU) from ``--workers N`` or ``--workers-per-gpu K`` (K × devices workers; the
+    CLI takes one), over the YAML's ``workers`` or ``workers_per_gpu``; by default one worker per device."""
+    if not (workers or per_gpu):
+        workers = "workers" in sweep.raw and sweep.config.workers
+        per_gpu = sweep.config.workers_per_gpu
+    per_gpu = per_gpu or 1
+    return workers or len(assignments(devices, per_gpu)), per_gpu
