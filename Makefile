@@ -9,7 +9,7 @@ demo: $(STAMP)
 	$(VENV)/bin/ganx sweep sweeps/tricks.yaml
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
+	OMP_NUM_THREADS=1 $(VENV)/bin/pytest -q -n 2 --dist loadgroup   # two workers, one torch thread each (2 cores)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
