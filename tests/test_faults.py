@@ -325,7 +325,9 @@ def test_a_postgresql_outage_mid_sweep_is_one_line_and_a_rerun_finishes_every_ce
     finally:
         postgres("start")
     assert code == 1 and "Traceback" not in err, out + err
-    [line] = [line for line in err.splitlines() if line.strip()]
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    [line] = lines
     assert line.startswith("error: storage postgresql://ganx:***@127.0.0.1") and "database unreachable" in line
     assert "run the same command again" in line and ":ganx@" not in out + err
 
