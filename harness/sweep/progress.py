@@ -67,7 +67,7 @@ class Monitor:
 
     def __init__(self, studies, total: int, console: Console):
         self.studies, self.total, self.console = studies, total, console
-        self.seen = {id(s): {t.number for t in self.final(s)} for s in studies.all()}
+        self.seen = {id(s): {t.number for t in self.final(s.get_trials(deepcopy=False))} for s in studies.all()}
         self.done_before = sum(len(v) for v in self.seen.values())
         self.printed = 0
         self.bar = Progress(
@@ -80,20 +80,23 @@ class Monitor:
         self.stopped = threading.Event()
 
     @staticmethod
-    def final(study) -> list:
+    def final(trials: list) -> list:
+        """The trials among ``trials`` that are a cell's outcome."""
         from .queue import is_final
 
-        return [t for t in study.get_trials(deepcopy=False) if is_final(t) and "cell" in t.user_attrs]
+        return [t for t in trials if is_final(t) and "cell" in t.user_attrs]
 
     def poll(self) -> None:
+        """Print each newly finished cell, and show the running trials: one read of each study's trials."""
         running = {}
         for study in self.studies.all():
-            for trial in self.final(study):
+            trials = study.get_trials(deepcopy=False)
+            for trial in self.final(trials):
                 if trial.number not in self.seen[id(study)]:
                     self.seen[id(study)].add(trial.number)
                     self.printed += 1
                     self.line(trial)
-            running |= {(id(study), t.number): t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"}
+            running |= {(id(study), t.number): t for t in trials if t.state.name == "RUNNING"}
         if self.bar:
             self.show(running)
 
