@@ -384,6 +384,10 @@ MetricOption = Annotated[
 BaselineOption = Annotated[Optional[str], typer.Option(help="Arm to compare against (default: baseline).")]
 CiOption = Annotated[float, typer.Option(help="Confidence level of the intervals.")]
 SortOption = Annotated[bool, typer.Option("--sort", help="Order arms best first by the objective.")]
+SeOption = Annotated[bool, typer.Option("--se", help="Show mean ± standard error (as PacGAN's tables) instead of ± "
+                                                     "the CI's half-width.")]
+PairedOption = Annotated[bool, typer.Option("--paired", help="Add each arm against the baseline seed by seed, on "
+                                                             "the seeds both ran (docs/statistics.md).")]
 
 
 @app.command()
@@ -398,8 +402,11 @@ def table(
     ] = "rich",
     ci: CiOption = 0.95,
     sort: SortOption = False,
+    se: SeOption = False,
+    paired: PairedOption = False,
 ) -> None:
-    """Print the ablation table of a sweep: mean and CI over seeds, Δ vs the baseline with its test.
+    """Print the ablation table of a sweep: mean and CI over seeds, Δ vs the baseline with its test and
+    minimum detectable effect.
 
     Exits 1 while some cell of the sweep has no result (the table says which arms lack seeds).
     """
@@ -410,9 +417,9 @@ def table(
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
     found, folder = open_target(target, results, study)
     if fmt == "rich":
-        print_table(study_table(found, metric, baseline, ci, sort, folder))
+        print_table(study_table(found, metric, baseline, ci, sort, folder, se, paired))
     else:
-        sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort, folder))
+        sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort, folder, se, paired))
     if unfinished(found):
         raise typer.Exit(INCOMPLETE)
 
@@ -428,6 +435,8 @@ def report(
     fmt: Annotated[str, typer.Option(
         "--format", help="markdown (report.md, pictures beside it) or html (one self-contained report.html)."
     )] = "markdown",
+    se: SeOption = False,
+    paired: PairedOption = False,
 ) -> None:
     """Write <sweep>/report.md (or report.html): the table, a montage of samples per arm, per-arm curves
     and provenance."""
@@ -438,7 +447,8 @@ def report(
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
     found, folder = open_target(target, results, study)
-    path = write_report(found, folder, study_view(found, trials_frame(found), metric, baseline, ci), fmt)
+    view = study_view(found, trials_frame(found), metric, baseline, ci, se=se, paired=paired)
+    path = write_report(found, folder, view, fmt)
     where = "self-contained" if fmt == "html" else f"pictures in {escape(str(folder / 'report'))}/"
     console.print(f"report: {escape(str(path))} ({where})")
 

@@ -122,9 +122,11 @@ class SampleZ(Protocol):
 class Run:
     """The live state of one training run, handed to every trick hook.
 
-    Tricks may replace ``generator``/``discriminator`` or ``sample_z`` (a :class:`SampleZ`) and edit
-    ``optimizer`` in :meth:`TrainingHooks.setup`, and may change ``d_steps``/``g_steps`` at any time;
-    the trainer reads them afresh every step.
+    Tricks may replace ``generator``/``discriminator`` or ``sample_z`` (a :class:`SampleZ`), edit
+    ``optimizer`` and set ``batch_size`` (the real and fake samples each step draws; the config's
+    ``batch_size`` at first) in :meth:`TrainingHooks.setup`, and may change ``d_steps``/``g_steps`` at
+    any time; the trainer reads them afresh every step. A trick that builds a new G or D starts its
+    weights with ``init["g"]`` or ``init["d"]`` (the config's :class:`Initialization`).
 
     A conditional run (config ``labels``) has ``num_classes`` > 0 and the dataset's ``labels``; its G
     and D are called ``G(z, labels)`` and ``D(x, labels)``.
@@ -150,9 +152,11 @@ class Run:
     sample_z: SampleZ
     rng: torch.Generator
     optimizer: dict[str, Any]
+    init: dict[str, Initialization] = field(default_factory=dict)
     opt_g: torch.optim.Optimizer | None = None
     opt_d: torch.optim.Optimizer | None = None
     eval_generator: nn.Module | None = None
+    batch_size: int = 0
     step: int = 0
     d_steps: int = 1
     g_steps: int = 1

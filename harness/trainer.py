@@ -119,8 +119,9 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         generator = blamed(arch_g, "build_generator", config.latent_dim, shape, norm_g, *num_classes).to(device)
     with memory_for("arch.d"):
         discriminator = blamed(arch_d, "build_discriminator", shape, norm_d, *num_classes).to(device)
-    for net, spec in ((generator, config.init.g), (discriminator, config.init.d)):
-        blamed(catalog.create("initialization", spec), "apply", net)
+    init = {"g": catalog.create("initialization", config.init.g), "d": catalog.create("initialization", config.init.d)}
+    blamed(init["g"], "apply", generator)
+    blamed(init["d"], "apply", discriminator)
 
     run = Run(
         config=config,
@@ -138,6 +139,8 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         sample_z=sample_z,
         rng=rng,
         optimizer={"g": config.optimizer.g, "d": config.optimizer.d},
+        init=init,
+        batch_size=config.batch_size,
         **conditional,
     )
     if not on_device:
@@ -207,7 +210,7 @@ def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
     """One discriminator update. Returns the detached D loss and D's logits on real and fake."""
     import torch
 
-    n = run.config.batch_size
+    n = run.batch_size
     with amp.autocast():
         real, real_labels = real_batch(run, n)
         fake_labels = class_labels(run, n)
@@ -232,7 +235,7 @@ def d_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
 
 def g_step(run: Run, hooks: Hooks, measure: bool, amp: Precision = FULL):
     """One generator update. Returns the detached G loss."""
-    n = run.config.batch_size
+    n = run.batch_size
     with amp.autocast():
         z, fake_labels = run.sample_z(n), class_labels(run, n)
         fake = hooks.pipe("g_inputs", forward(run.generator, z, fake_labels), run)

@@ -89,3 +89,41 @@ def test_marginal_effect_skips_settings_where_a_cell_is_missing():
     cells = {("a", "x"): [1.0, 2.0], ("b", "x"): [3.0, 4.0], ("b", "y"): [9.0, 9.5]}
     assert stats.marginal_effect(cells, 0, "b", "a").mean == pytest.approx(2.0)
     assert stats.marginal_effect({("b", "y"): [1.0]}, 0, "b", "a") is None
+
+
+def test_standard_errors_are_sd_over_root_n():
+    assert stats.t_interval([20.0, 22.0, 21.0]).se == pytest.approx(1 / math.sqrt(3))
+    assert stats.compare([24.0, 25.0, 23.0], [20.0, 22.0, 21.0]).delta.se == pytest.approx(math.sqrt(2 / 3))
+
+
+@pytest.mark.parametrize("n_arm, n_base", [(3, 3), (2, 4), (4, 4), (3, 2)])
+def test_smallest_p_is_the_most_extreme_relabelling_of_the_permutation_test(n_arm, n_base):
+    arm, base = [10.0 + i for i in range(n_arm)], [float(i) for i in range(n_base)]  # arm above every baseline seed
+    assert stats.smallest_p(n_arm, n_base) == pytest.approx(stats.permutation_p(arm, base)[0])
+    assert stats.smallest_p(3, 3) == pytest.approx(0.1) and stats.smallest_p(5, 6) == 0.0
+
+
+def test_minimum_detectable_effect_is_t_quantiles_times_the_standard_error():
+    from scipy.stats import t
+
+    arm, base = [5.0, 6.0, 7.0, 8.0, 9.0], [1.0, 2.0, 4.0, 6.0, 7.0, 10.0]
+    va, vb = 10 / 4, 56 / 5
+    se2 = va / 5 + vb / 6
+    df = se2**2 / ((va / 5) ** 2 / 4 + (vb / 6) ** 2 / 5)
+    assert stats.detectable(arm, base, 0.05) == pytest.approx((t.ppf(0.975, df) + t.ppf(0.8, df)) * math.sqrt(se2))
+    assert math.isnan(stats.detectable([1.0], base, 0.05))
+
+
+def test_paired_comparison_equals_scipys_paired_t_test_and_an_exact_sign_flip_below_five_pairs():
+    from scipy.stats import pearsonr, ttest_rel
+
+    base = {0: 20.0, 1: 22.0, 2: 21.0, 3: 25.0, 4: 18.0, 5: 24.0}
+    arm = {0: 21.0, 1: 24.0, 2: 22.5, 3: 26.0, 4: 20.5, 5: 25.5, 7: 40.0}  # seed 7 has no pair
+    result = stats.paired(arm, base)
+    a, b = [arm[s] for s in base], list(base.values())
+    assert (result.test, result.delta.n) == ("paired t", 6)
+    assert result.p == pytest.approx(ttest_rel(a, b).pvalue, rel=1e-10)
+    assert result.r == pytest.approx(pearsonr(a, b)[0])
+    small = stats.paired({0: 3.0, 1: 5.0, 2: 4.0}, {0: 1.0, 1: 2.0, 2: 3.0})  # differences 2, 3, 1: all positive
+    assert small.test == "exact sign-flip" and small.p == pytest.approx(2 / 8)  # all + or all − of 2^3 flips
+    assert stats.paired({0: 1.0}, {0: 2.0, 1: 3.0}) is None

@@ -217,3 +217,24 @@ def load_config_threads(threads: int):
     from ganx.config import RunConfig
 
     return RunConfig.model_validate({"dataset": "grid25", "steps": 1, "threads": threads})
+
+
+def test_search_paths_apply_to_the_config_as_written_and_may_index_lists(tmp_path, tiny):
+    from ganx.sweep.config import with_params
+
+    tiny["optimizer"] = {"name": "adam", "lr": 1e-3, "betas": [0.5, 0.999]}  # one spec for G and D
+    search = {"trials_per_arm": 1, "parameters": {
+        "optimizer.lr": {"min": 1e-5, "max": 1e-2, "distribution": "log_uniform_values"},
+        "optimizer.betas.0": {"min": 0.0, "max": 0.99},
+        "loss.gp_weight": {"min": 0.1, "max": 100.0, "arms": ["gp"]},
+    }}
+    sweep = load_sweep(write(tmp_path, tiny, arms={"ns": {}, "gp": {"loss": "wgan-gp"}}, search=search))
+    params = {"optimizer.lr": 3e-4, "optimizer.betas.0": 0.2, "loss.gp_weight": 5.0}
+    gp = with_params(sweep.tuning["gp"][0], params).config
+    assert [(o.lr, o.betas) for o in (gp.optimizer.g, gp.optimizer.d)] == [(3e-4, (0.2, 0.999))] * 2
+    assert gp.loss.params["gp_weight"] == 5.0 and gp.seed == sweep.tuning["gp"][0].seed
+    assert [path for path, p in sweep.config.search.parameters.items() if p.draws_for("ns")] == [
+        "optimizer.lr", "optimizer.betas.0"]
+    bad = {**search, "parameters": {"optimizer.betas.2": {"min": 0.0, "max": 0.9}}}
+    with pytest.raises(UserError, match=r"optimizer.betas.2: '2' is not an index of \[0.5, 0.999\] \(0 to 1\)"):
+        load_sweep(write(tmp_path, tiny, search=bad))

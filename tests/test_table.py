@@ -92,7 +92,7 @@ def test_means_intervals_and_counts_match_a_hand_computation():
 
 def test_delta_p_values_and_holm_match_a_hand_computation():
     sheet = sheet_of(arms_study())
-    assert sheet.header == ["arm", "modes ↑", "reverse_kl ↓", "Δ modes", "p (Holm)", "n"]
+    assert sheet.header == ["arm", "modes ↑", "reverse_kl ↓", "Δ modes", "p (Holm)", "MDE", "n"]
     rows = {row[0].removesuffix(" †"): row for row in sheet.rows}
     assert rows["hinge"][0] == "hinge †" and rows["wider"][0] == "wider"  # a failed seed marks the arm; pruned does not
     p_wider, p_hinge = exact_p(MODES["wider"], MODES["baseline"]), exact_p(MODES["hinge"], MODES["baseline"])
@@ -102,10 +102,63 @@ def test_delta_p_values_and_holm_match_a_hand_computation():
     assert rows["wider"][4] == f"{holm[p_wider]:.3g}" and rows["hinge"][4] == f"{holm[p_hinge]:.3g}"
     welch_half = T975[4] * math.sqrt(2 / 3)  # baseline and wider both have variance 1, n 3
     assert rows["wider"][3] == f"+3 ± {welch_half:.3g}"
-    assert rows["baseline"][1:] == [f"21 ± {T975[2] / math.sqrt(3):.3g}", "0.6 ± 0.248", "—", "—", "3/0/0"]
-    assert rows["hinge"][5] == "3/1/0" and rows["wider"][5] == "3/0/1"
+    assert rows["baseline"][1:] == [f"21 ± {T975[2] / math.sqrt(3):.3g}", "0.6 ± 0.248", "—", "—", "—", "3/0/0"]
+    assert rows["hinge"][6] == "3/1/0" and rows["wider"][6] == "3/0/1"
     assert "exact permutation test of the mean difference (fewer than 5 seeds) for wider, hinge" in sheet.notes[1]
     assert "Holm-adjusted across 2 arms" in sheet.notes[1]
+
+
+def test_three_seeds_a_side_are_flagged_as_unable_to_reach_significance():
+    sheet = sheet_of(arms_study())
+    rows = {row[0].removesuffix(" †"): row for row in sheet.rows}
+    assert rows["wider"][5] == rows["hinge"][5] == "—"  # no minimum detectable effect: nothing is detectable
+    # 3 vs 3 seeds: the exact test's smallest p is 2 / C(6, 3) = 0.1, and Holm over 2 arms doubles it
+    assert ("wider, hinge cannot reach significance with the seeds they have: the smallest p their test can give, "
+            "after Holm over 2 arms, is 0.2 (not below 0.05); run at least 5 seeds per arm") in sheet.warnings[-1]
+
+
+def test_with_enough_seeds_the_table_gives_the_minimum_detectable_effect():
+    from scipy.stats import t
+
+    study = new_study()
+    values = {"baseline": [20.0, 22.0, 21.0, 23.0, 19.0], "wider": [24.0, 25.0, 23.0, 26.0, 22.0]}
+    for arm, modes in values.items():
+        for seed, m in enumerate(modes):
+            study.add_trial(trial(arm, seed, modes=m))
+    sheet = sheet_of(study)
+    wider = next(row for row in sheet.rows if row[0] == "wider")
+    se = math.sqrt(2.5 / 5 + 2.5 / 5)  # both variances 2.5, n 5: Welch df = 8
+    assert wider[4] == f"{(t.ppf(0.975, 8) + t.ppf(0.8, 8)) * se:.3g}"
+    assert not any("cannot reach significance" in w for w in sheet.warnings)
+
+
+def test_se_shows_standard_errors_in_place_of_interval_half_widths():
+    sheet = sheet_of(arms_study(), se=True)
+    rows = {row[0].removesuffix(" †"): row for row in sheet.rows}
+    assert rows["baseline"][1] == f"21 ± {1 / math.sqrt(3):.3g}"  # sd 1, n 3
+    assert rows["wider"][3] == f"+3 ± {math.sqrt(2 / 3):.3g}"
+    assert sheet.notes[0].startswith("mean ± its standard error")
+
+
+def test_the_paired_sheet_compares_arms_seed_by_seed():
+    from scipy.stats import ttest_rel
+
+    study = new_study()
+    base = [20.0, 22.0, 21.0, 25.0, 18.0, 24.0]
+    arm = [b + d for b, d in zip(base, [1.0, 2.0, 1.5, 1.0, 2.5, 1.5])]  # a small gain on widely spread seeds
+    for seed, (a, b) in enumerate(zip(arm, base)):
+        study.add_trial(trial("baseline", seed, modes=b))
+        study.add_trial(trial("wider", seed, modes=a))
+    study.add_trial(trial("wider", 9, modes=30.0))  # a seed the baseline lacks is left out of the pairs
+    frame = trials_frame(study)
+    view = study_view(study, frame, paired=True)
+    unpaired, paired = study_sheets(study, frame, view)[:2]
+    assert paired.header == ["arm", "pairs", "r", "Δ modes", "p (Holm)", "MDE"]
+    row = paired.rows[0]
+    assert row[:2] == ["wider", "6"]
+    assert row[4] == f"{ttest_rel(arm, base).pvalue:.3g}*"
+    assert float(row[2]) > 0.9
+    assert not next(r for r in unpaired.rows if r[0] == "wider")[4].endswith("*")  # unpaired: not significant
 
 
 def test_best_per_column_follows_each_metrics_direction():
@@ -130,8 +183,8 @@ def test_an_arm_with_failed_seeds_is_marked_and_never_bold_over_complete_arms():
     arms = [row[0] for row in sheet.rows]
     assert arms == ["baseline", "wider", "lucky †"]
     assert sheet.bold == {(1, 1), (1, 2)}  # wider: best of the complete arms in both columns
-    assert sheet.warnings == ["arm 'lucky' is incomplete: 2 failed seeds (`ganx table --format csv` shows why); "
-                              "its numbers rest on fewer seeds"]
+    assert sheet.warnings[0] == ("arm 'lucky' is incomplete: 2 failed seeds (`ganx table --format csv` shows why); "
+                                 "its numbers rest on fewer seeds")
 
 
 def design_study(arms, seeds):
@@ -172,8 +225,8 @@ def test_arms_measured_under_different_protocols_are_flagged_above_the_table():
             study.add_trial(trial(arm, seed, protocol={"modes": protocol}, modes=20.0 + seed))
     frame = trials_frame(study)
     warnings = study_sheets(study, frame, study_view(study, frame))[0].warnings
-    assert warnings == ["modes is not comparable across arms, measured under different protocols "
-                        "(baseline, wider: fake_samples 10000; hinge: fake_samples 5000)"]
+    assert warnings[-1] == ("modes is not comparable across arms, measured under different protocols "
+                            "(baseline, wider: fake_samples 10000; hinge: fake_samples 5000)")
     assert "> **warning:** modes is not comparable across arms" in study_text(study, "markdown")
     same = new_study()  # kid_std differs between seeds, but it is a result, not part of the protocol
     for seed in range(2):
@@ -192,13 +245,13 @@ def test_table_exits_non_zero_while_cells_are_unfinished(tmp_path, ganx):
     assert code == 1 and "the baseline arm 'baseline' is incomplete" in out, (out, err)
     built.add_trial(trial("baseline", 0, modes=20.0))
     code, out, _ = ganx("table", storage, "--format", "markdown")
-    assert code == 0 and "warning" not in out
+    assert code == 0 and "incomplete" not in out
 
 
 def test_sort_baseline_and_metric_options():
     sheet = sheet_of(arms_study(), sort=True, baseline="wider", metrics=["modes"])
     assert [row[0] for row in sheet.rows] == ["wider", "baseline", "hinge †"]
-    assert sheet.header[-3] == "Δ modes" and sheet.rows[0][2] == "—" and sheet.rows[1][2].startswith("-3 ± ")
+    assert sheet.header[-4] == "Δ modes" and sheet.rows[0][2] == "—" and sheet.rows[1][2].startswith("-3 ± ")
 
 
 def test_five_seeds_use_welch_and_significant_arms_are_starred():
@@ -273,7 +326,7 @@ def test_markdown_is_a_gfm_table():
     assert "<td style=\"text-align:right\">1*</td>" in html and "<strong>2</strong>" in html and "a|b" in html
     text = study_text(arms_study(), "markdown")
     rendered = MarkdownIt("commonmark").enable("table").render(text)
-    assert rendered.count("<tr>") == 4 and rendered.count("<th ") == 6
+    assert rendered.count("<tr>") == 4 and rendered.count("<th ") == 7
 
 
 def tabular_rows(tex: str) -> tuple[str, list[list[str]]]:
@@ -327,7 +380,7 @@ def test_cli_table_formats_and_locations(tmp_path, ganx, monkeypatch):
     monkeypatch.chdir(tmp_path)
     journal_study(tmp_path / "results/fx", arms_study)
     code, out, _ = ganx("table", "fx")
-    assert code == 0 and "ganx sweep fx" in out and "3/1/0" in out and "exact permutation" in out
+    assert code == 0 and "ganx sweep fx" in out and "3/1/0" in out and "exact permutation" in " ".join(out.split())
     [hinge] = [line for line in out.splitlines() if line.startswith("│ hinge")]  # piped: no cell wraps
     assert "19.3 ± 3.79" in hinge and hinge.rstrip("│ ").endswith("3/1/0")
     assert "report: `ganx report results/fx` writes results/fx/report.md" in out

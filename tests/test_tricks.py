@@ -9,7 +9,7 @@ from torch import nn
 from ganx import DBatch, TrainingFailure, Trick, UserError, hookimpl
 from ganx.config import validate_run
 from ganx.plugins.layers import GaussianNoise, Packed, SamplingDropout
-from ganx.trainer import build_run, generate
+from ganx.trainer import build_run, d_step, generate
 
 from probe import probed_train
 
@@ -303,14 +303,36 @@ def test_ema_averages_g_and_is_the_one_evaluated(tiny):
 
 
 def test_packing_feeds_d_m_samples_at_once(tiny):
-    run, _, _ = built(tiny, {"name": "packing", "m": 4})
+    run, hooks, _ = built(tiny, {"name": "packing", "m": 4})
     assert isinstance(run.discriminator, Packed)
     assert run.discriminator.discriminator[0].in_features == 4 * 2
     x = torch.randn(32, 2)
     assert run.discriminator(x).shape == (8,)
     assert torch.equal(run.discriminator(x)[0], run.discriminator.discriminator(x[:4].reshape(1, 8))[0])
+
+
+def test_packing_draws_batch_size_times_m_samples_as_pacgans_code_does(tiny):
+    run, hooks, _ = built(tiny, {"name": "packing", "m": 3})  # 32 is not divisible by 3: no matter
+    assert run.batch_size == 3 * tiny["batch_size"]
+    _, real_logits, fake_logits = d_step(run, hooks, measure=False)
+    assert real_logits.shape == fake_logits.shape == (tiny["batch_size"],)  # D sees batch_size packed inputs
+
+
+def test_packing_can_count_samples_instead(tiny):
+    run, hooks, _ = built(tiny, {"name": "packing", "m": 4, "batch": "samples"})
+    assert run.batch_size == tiny["batch_size"]
+    _, real_logits, _ = d_step(run, hooks, measure=False)
+    assert real_logits.shape == (tiny["batch_size"] // 4,)
     with pytest.raises(UserError, match="divisible"):
-        built(tiny, {"name": "packing", "m": 3})
+        built(tiny, {"name": "packing", "m": 3, "batch": "samples"})
+
+
+def test_the_packed_discriminator_starts_with_the_configured_init(tiny):
+    run, _, _ = built(tiny, {"name": "packing", "m": 2}, init={"g": "default", "d": {"name": "normal", "std": 0.02}})
+    linears = [m for m in run.discriminator.modules() if isinstance(m, nn.Linear)]
+    weights = torch.cat([m.weight.flatten() for m in linears])
+    assert weights.std().item() == pytest.approx(0.02, rel=0.1)
+    assert all(not m.bias.any() for m in linears)
 
 
 # --- failure detection ----------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""The statistics behind the ablation table: t-intervals, arm-vs-baseline tests, Holm, marginal effects.
+"""The statistics behind the ablation table: t-intervals and standard errors, arm-vs-baseline tests
+(unpaired, and paired by seed), Holm, the smallest p a test can give, the minimum detectable effect,
+and marginal effects.
 
 Everything here takes plain sequences of floats (one value per seed) and returns plain numbers,
 so each result can be checked against a hand computation.
@@ -8,22 +10,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, product
 from typing import Sequence
 
-SMALL_N = 5  # below this many seeds in either arm, significance comes from a permutation test
+SMALL_N = 5  # below this many seeds in either arm (or pairs), significance comes from a permutation test
+POWER = 0.8  # the chance of detecting an effect that the minimum detectable effect is computed for
 EXACT_LIMIT = 50_000  # most label assignments enumerated exactly; above it, a seeded Monte-Carlo test
 RESAMPLES = 9_999
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A mean with its confidence interval (``lo``/``hi`` are NaN when it cannot be estimated)."""
+    """A mean with its confidence interval and standard error (``lo``/``hi``/``se`` are NaN when they
+    cannot be estimated)."""
 
     mean: float
     lo: float
     hi: float
     n: int
+    se: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -43,9 +48,9 @@ def t_interval(values: Sequence[float], ci: float = 0.95) -> Interval:
     mean = math.fsum(values) / n
     if n < 2:
         return Interval(mean, math.nan, math.nan, n)
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    half = float(stats.t.ppf(0.5 + ci / 2, n - 1)) * sd / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half, n)
+    se = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) / math.sqrt(n)
+    half = float(stats.t.ppf(0.5 + ci / 2, n - 1)) * se
+    return Interval(mean, mean - half, mean + half, n, se)
 
 
 def welch_interval(terms: Sequence[tuple[float, Sequence[float]]], ci: float = 0.95) -> Interval:
@@ -62,10 +67,16 @@ def welch_interval(terms: Sequence[tuple[float, Sequence[float]]], ci: float = 0
     var = math.fsum(parts)
     n = sum(len(v) for _, v in terms)
     if var == 0:
-        return Interval(estimate, estimate, estimate, n)
-    df = var**2 / math.fsum(p * p / (len(v) - 1) for p, (_, v) in zip(parts, terms))
-    half = float(stats.t.ppf(0.5 + ci / 2, df)) * math.sqrt(var)
-    return Interval(estimate, estimate - half, estimate + half, n)
+        return Interval(estimate, estimate, estimate, n, 0.0)
+    half = float(stats.t.ppf(0.5 + ci / 2, welch_df(terms))) * math.sqrt(var)
+    return Interval(estimate, estimate - half, estimate + half, n, math.sqrt(var))
+
+
+def welch_df(terms: Sequence[tuple[float, Sequence[float]]]) -> float:
+    """The Welch–Satterthwaite degrees of freedom of a contrast of independent groups (NaN if they have no spread)."""
+    parts = [w * w * _variance(v) / len(v) for w, v in terms]
+    denominator = math.fsum(p * p / (len(v) - 1) for p, (_, v) in zip(parts, terms))
+    return math.fsum(parts) ** 2 / denominator if denominator else math.nan
 
 
 def _variance(values: Sequence[float]) -> float:
@@ -83,6 +94,79 @@ def compare(arm: Sequence[float], baseline: Sequence[float], ci: float = 0.95) -
         return Comparison(delta, p if math.isfinite(p) else 1.0, "welch")
     p, test = permutation_p(arm, baseline)
     return Comparison(delta, p, test)
+
+
+def smallest_p(n_arm: int, n_baseline: int) -> float:
+    """The smallest two-sided p :func:`compare` can give with these many seeds, whatever the values.
+
+    Welch's t-test (both arms >= ``SMALL_N``) can give any p > 0. The exact permutation test can give
+    no less than (relabellings as extreme as the most extreme one) / (all relabellings): 2 / C(2n, n)
+    with n seeds each (the observed split and its mirror), 1 / C(n₁ + n₂, n₁) otherwise; 3 vs 3
+    seeds cannot go below 0.1.
+    """
+    if min(n_arm, n_baseline) >= SMALL_N:
+        return 0.0
+    splits = math.comb(n_arm + n_baseline, n_arm)
+    return (2 if n_arm == n_baseline else 1) / splits
+
+
+def detectable(arm: Sequence[float], baseline: Sequence[float], alpha: float, power: float = POWER) -> float:
+    """The minimum detectable effect: the |Δ| a two-sided Welch test at level ``alpha`` would detect
+    with probability ``power``, given these seeds' spread: (t₁₋α/₂ + t_power) · s.e.(Δ), on the
+    Welch–Satterthwaite df. A planning figure, not a test. NaN if either arm has fewer than two values.
+    """
+    if min(len(arm), len(baseline)) < 2:
+        return math.nan
+    terms = [(1.0, arm), (-1.0, baseline)]
+    se = welch_interval(terms).se
+    return 0.0 if se == 0 else se * detectable_factor(welch_df(terms), alpha, power)
+
+
+def detectable_factor(df: float, alpha: float, power: float = POWER) -> float:
+    """t₁₋α/₂ + t_power on ``df`` degrees of freedom: the minimum detectable effect in standard errors."""
+    from scipy import stats
+
+    return float(stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df))
+
+
+@dataclass(frozen=True)
+class Paired:
+    """An arm against the baseline on the seeds both ran: the mean of the per-seed differences with its
+    t-interval, a two-sided p, and the correlation r of the two arms' values across those seeds."""
+
+    delta: Interval
+    p: float
+    test: str  # "paired t" or "exact sign-flip"
+    r: float
+
+
+def paired(arm: dict, baseline: dict, ci: float = 0.95) -> Paired | None:
+    """``arm`` − ``baseline`` seed by seed (each a {seed: value}); None if they share fewer than two seeds.
+
+    The differences of distinct seeds are independent, so the paired t-test (or, below ``SMALL_N``
+    pairs, the exact sign-flip test of their mean) is valid whenever the arms ran the same seeds; it
+    gains power over :func:`compare` only when a seed's two runs are alike (r > 0), e.g. when they
+    start from the same weights and draw the same data.
+    """
+    import numpy as np
+    from scipy import stats
+
+    seeds = [s for s in arm if s in baseline]
+    if len(seeds) < 2:
+        return None
+    a, b = np.array([arm[s] for s in seeds]), np.array([baseline[s] for s in seeds])
+    differences = list(a - b)
+    delta = t_interval(differences, ci)
+    r = float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else math.nan
+    if delta.se == 0:
+        return Paired(delta, 1.0 if delta.mean == 0 else 0.0, "paired t", r)
+    if len(seeds) >= SMALL_N:
+        return Paired(delta, float(stats.ttest_rel(a, b).pvalue), "paired t", r)
+    observed = abs(delta.mean)
+    flips = [abs(math.fsum(sign * d for sign, d in zip(signs, differences))) / len(differences)
+             for signs in product((1, -1), repeat=len(differences))]
+    p = sum(f >= observed - 1e-12 * max(1.0, observed) for f in flips) / len(flips)
+    return Paired(delta, p, "exact sign-flip", r)
 
 
 def permutation_p(a: Sequence[float], b: Sequence[float]) -> tuple[float, str]:

@@ -1,6 +1,8 @@
-"""The ablation table of a sweep: per arm, each metric's mean and CI over seeds, Δ vs the baseline, counts.
+"""The ablation table of a sweep: per arm, each metric's mean and CI (or s.e.) over seeds, Δ vs the
+baseline with its p and minimum detectable effect, counts.
 
-Grid sweeps add the marginal effect of each factor; search sweeps add Optuna's parameter importance.
+Grid sweeps add the marginal effect of each factor; search sweeps add Optuna's parameter importance;
+``paired`` adds the comparison seed by seed.
 The numbers come from :mod:`ganx.report.stats`; the renderings from :mod:`ganx.report.formats`.
 """
 
@@ -114,7 +116,8 @@ def summarize(frame, arms: list[str], metrics: list[str], ci: float = 0.95,
 
 @dataclass(frozen=True)
 class View:
-    """What to show: metrics (the objective first) with their directions, the baseline arm, CI level, order."""
+    """What to show: metrics (the objective first) with their directions, the baseline arm, CI level, order,
+    whether ± is the CI's half-width or the standard error (``se``), and whether to add the paired sheet."""
 
     title: str
     objective: str
@@ -124,52 +127,95 @@ class View:
     ci: float = 0.95
     sort: bool = False
     expected: dict[str, list] = field(default_factory=dict)  # arm -> the seeds the design runs
+    se: bool = False
+    paired: bool = False
+
+    @property
+    def spread(self) -> str:
+        """What ± means in this view's cells, for the notes."""
+        return "its standard error" if self.se else f"half-width of its {self.ci:.0%} t-interval"
 
 
-def interval_text(iv: stats.Interval, signed: bool = False) -> str:
+def interval_text(iv: stats.Interval, signed: bool = False, se: bool = False) -> str:
+    """``mean ± half-width`` of the interval, or ``mean ± s.e.``; the mean alone if there is no spread."""
     mean = ("+" if signed and iv.mean > 0 else "") + number(iv.mean)
-    return f"{mean} ± {number((iv.hi - iv.lo) / 2)}" if math.isfinite(iv.lo) else mean
+    if not math.isfinite(iv.lo):
+        return mean
+    return f"{mean} ± {number(iv.se if se else (iv.hi - iv.lo) / 2)}"
 
 
 def better(direction: str, a: float, b: float) -> bool:
     return a > b if direction == "maximize" else a < b
 
 
-def compare_arms(frame, arms: list[str], view: View) -> dict[str, tuple[stats.Comparison, float]]:
-    """Each arm's objective against the baseline, with Holm-adjusted p-values across the compared arms."""
+@dataclass(frozen=True)
+class Verdict:
+    """One arm against the baseline: the comparison, its Holm-adjusted p, the smallest adjusted p its
+    seeds allow, and the minimum detectable effect at Holm's strictest level."""
+
+    comparison: stats.Comparison | stats.Paired
+    p: float
+    floor: float
+    detectable: float
+
+
+def objective_values(frame, view: View) -> dict[str, dict]:
+    """Each arm's completed objective values, {seed: value}."""
     done = completed(frame, view.objective)
-    base = list(done[done.arm == view.baseline].value)
-    results = {}
+    return {arm: dict(zip(rows.seed, rows.value)) for arm, rows in done.groupby("arm", sort=False)}
+
+
+def compare_arms(frame, arms: list[str], view: View, paired: bool = False) -> dict[str, Verdict]:
+    """Each arm's objective against the baseline (unpaired, or seed by seed), Holm-adjusted across the
+    compared arms."""
+    values = objective_values(frame, view)
+    base = values.get(view.baseline, {})
+    results, sizes = {}, {}
     for arm in arms:
-        values = list(done[done.arm == arm].value)
-        if arm != view.baseline and values and base:
-            results[arm] = stats.compare(values, base, view.ci)
+        mine = values.get(arm, {})
+        if arm == view.baseline or not mine or not base:
+            continue
+        if paired:
+            found = stats.paired(mine, base, view.ci)
+            if found:
+                results[arm], sizes[arm] = found, found.delta.n
+        else:
+            results[arm] = stats.compare(list(mine.values()), list(base.values()), view.ci)
     adjusted = stats.holm([c.p for c in results.values()])
-    return {arm: (c, p) for (arm, c), p in zip(results.items(), adjusted)}
+    alpha, k = 1 - view.ci, len(results)
+    verdicts = {}
+    for (arm, comparison), p in zip(results.items(), adjusted):
+        mine = list(values[arm].values())
+        if paired:
+            n = sizes[arm]
+            floor = 0.0 if n >= stats.SMALL_N else 2 / 2**n
+            detectable = comparison.delta.se * stats.detectable_factor(n - 1, alpha / k)
+        else:
+            floor = stats.smallest_p(len(mine), len(base))
+            detectable = stats.detectable(mine, list(base.values()), alpha / k)
+        verdicts[arm] = Verdict(comparison, p, min(1.0, k * floor), detectable)
+    return verdicts
 
 
 def ablation_sheet(frame, view: View) -> Sheet:
-    """The main table: a row per arm, a column per metric, Δ and p for the objective, and the counts."""
+    """The main table: a row per arm, a column per metric, Δ, p and MDE for the objective, and the counts."""
     arms = list(dict.fromkeys([*view.expected, *frame.arm]))
     summary = summarize(frame, arms, view.metrics, view.ci, view.expected)
     if view.sort:
         sign = -1 if view.directions[view.objective] == "maximize" else 1
         summary.sort(key=lambda row: sign * row[view.objective].mean if row[view.objective] else math.inf)
-    comparisons = compare_arms(frame, arms, view)
+    verdicts = compare_arms(frame, arms, view)
     alpha = 1 - view.ci
     arrows = {"maximize": "↑", "minimize": "↓"}
     header = ["arm"] + [f"{m} {arrows[view.directions[m]]}" for m in view.metrics]
-    header += [f"Δ {view.objective}", "p (Holm)", "n"]
+    header += [f"Δ {view.objective}", "p (Holm)", "MDE", "n"]
     sheet = Sheet(view.title, header, [])
     for row in summary:
         cells = [row["arm"] + (" †" if incomplete(row) else "")] + [
-            interval_text(row[m]) if row[m] else "—" for m in view.metrics
+            interval_text(row[m], se=view.se) if row[m] else "—" for m in view.metrics
         ]
-        if row["arm"] in comparisons:
-            comparison, p = comparisons[row["arm"]]
-            cells += [interval_text(comparison.delta, signed=True), number(p) + ("*" if p < alpha else "")]
-        else:
-            cells += ["—", "—"]
+        verdict = verdicts.get(row["arm"])
+        cells += verdict_cells(verdict, view) if verdict else ["—", "—", "—"]
         sheet.rows.append(cells + [f"{row['complete']}/{row['failed']}/{row['pruned']}"])
     for column, metric in enumerate(view.metrics, 1):  # only arms whose every seed completed can be best
         means = [(r, row[metric].mean) for r, row in enumerate(summary) if row[metric] and not incomplete(row)]
@@ -179,12 +225,67 @@ def ablation_sheet(frame, view: View) -> Sheet:
                 best = mean if better(view.directions[metric], mean, best) else best
             sheet.bold |= {(r, column) for r, mean in means if mean == best}
     sheet.notes = [
-        f"mean ± half-width of its {view.ci:.0%} t-interval over completed seeds; ↑/↓: higher/lower is better; "
+        f"mean ± {view.spread} over completed seeds; ↑/↓: higher/lower is better; "
         f"bold: best per column among arms whose every seed completed; †: a seed failed or has no result; "
         f"n: seeds completed/failed/pruned; objective: {view.objective}.",
-        test_note(comparisons, view, alpha),
+        test_note(verdicts, view, alpha),
+        detectable_note(len(verdicts), alpha),
     ]
     sheet.warnings = [warning for row in summary if (warning := incomplete_warning(row, view.baseline))]
+    sheet.warnings += significance_warnings(verdicts, alpha)
+    return sheet
+
+
+def verdict_cells(verdict: Verdict, view: View) -> list[str]:
+    """Δ, p (starred when significant) and the minimum detectable effect ("—" where none can be)."""
+    alpha = 1 - view.ci
+    possible = verdict.floor < alpha
+    detectable = number(verdict.detectable) if possible and math.isfinite(verdict.detectable) else "—"
+    return [interval_text(verdict.comparison.delta, signed=True, se=view.se),
+            number(verdict.p) + ("*" if verdict.p < alpha else ""), detectable]
+
+
+def detectable_note(compared: int, alpha: float) -> str:
+    level = f"α = {alpha:.2g}" + (f"/{compared} (Holm's strictest step)" if compared > 1 else "")
+    return (f"MDE: minimum detectable effect, the |Δ| this many seeds would detect {stats.POWER:.0%} of the time "
+            f"at {level}, given the spread seen (a planning figure); —: no p these seeds allow is below {alpha:.2g}.")
+
+
+def significance_warnings(verdicts: dict[str, Verdict], alpha: float) -> list[str]:
+    """A plain warning when some arms cannot reach significance with the seeds they have, whatever the values."""
+    stuck = {arm: v for arm, v in verdicts.items() if v.floor >= alpha}
+    if not stuck:
+        return []
+    floors = sorted({number(v.floor) for v in stuck.values()})
+    they, their = ("it has", "its") if len(stuck) == 1 else ("they have", "their")
+    return [f"{', '.join(stuck)} cannot reach significance with the seeds {they}: the smallest p {their} test "
+            f"can give, after Holm over {len(verdicts)} arm{'s' * (len(verdicts) != 1)}, is {' or '.join(floors)} "
+            f"(not below {alpha:.2g}); run at least {stats.SMALL_N} seeds per arm (then Welch's t-test applies)"]
+
+
+def paired_sheet(frame, view: View) -> Sheet | None:
+    """Each arm against the baseline seed by seed, on the seeds both completed (``--paired``)."""
+    if not view.paired:
+        return None
+    arms = list(dict.fromkeys([*view.expected, *frame.arm]))
+    verdicts = compare_arms(frame, arms, view, paired=True)
+    alpha = 1 - view.ci
+    sheet = Sheet(f"{view.objective}, paired by seed against {view.baseline}",
+                  ["arm", "pairs", "r", f"Δ {view.objective}", "p (Holm)", "MDE"], [])
+    for arm, verdict in verdicts.items():
+        r = verdict.comparison.r
+        sheet.rows.append([arm, str(verdict.comparison.delta.n), number(r) if math.isfinite(r) else "—",
+                           *verdict_cells(verdict, view)])
+    tests = sorted({v.comparison.test for v in verdicts.values()})
+    sheet.notes = [
+        f"Δ: mean over the seeds both arms completed of (arm − {view.baseline}) ± {view.spread}; r: the two arms' "
+        f"correlation across those seeds. p: two-sided, {', '.join(tests) or 'none'} "
+        f"(exact sign-flip below {stats.SMALL_N} pairs), Holm-adjusted. Valid whenever the arms ran the same "
+        "seeds; it is sharper than the unpaired test only when r > 0, as when a seed gives both arms the same "
+        "initial weights and data stream (docs/statistics.md).",
+        detectable_note(len(verdicts), alpha),
+    ]
+    sheet.warnings = significance_warnings(verdicts, alpha)
     return sheet
 
 
@@ -233,22 +334,23 @@ def protocol_warnings(study, metrics: list[str]) -> list[str]:
     return warnings
 
 
-def test_note(comparisons: dict, view: View, alpha: float) -> str:
+def test_note(verdicts: dict[str, Verdict], view: View, alpha: float) -> str:
     """The footnote naming the test behind each p-value."""
-    if not comparisons:
+    if not verdicts:
         return f"Δ: no arm could be compared with {view.baseline} (each side needs a completed seed)."
     tests: dict[str, list[str]] = {}
-    for arm, (comparison, _) in comparisons.items():
-        tests.setdefault(comparison.test, []).append(arm)
+    for arm, verdict in verdicts.items():
+        tests.setdefault(verdict.comparison.test, []).append(arm)
     names = {"welch": "Welch's t-test"}
     used = "; ".join(
         f"{names.get(test, f'{test} test of the mean difference (fewer than {stats.SMALL_N} seeds)')}"
         f" for {', '.join(arms)}"
         for test, arms in tests.items()
     )
+    spread = "its standard error" if view.se else f"its {view.ci:.0%} Welch CI"
     return (
-        f"Δ: arm mean − {view.baseline} mean of {view.objective} ± its {view.ci:.0%} Welch CI. "
-        f"p: two-sided, {used}; Holm-adjusted across {len(comparisons)} arm{'s' * (len(comparisons) != 1)}; "
+        f"Δ: arm mean − {view.baseline} mean of {view.objective} ± {spread}. "
+        f"p: two-sided, {used}; Holm-adjusted across {len(verdicts)} arm{'s' * (len(verdicts) != 1)}; "
         f"* adjusted p < {alpha:.2g}."
     )
 
@@ -266,11 +368,11 @@ def effects_sheet(frame, view: View) -> Sheet | None:
             row = [f"{axis}: {level} vs {levels[0]}"]
             for metric in view.metrics:
                 effect = stats.marginal_effect(cells[metric], position, level, levels[0], view.ci)
-                row.append(interval_text(effect, signed=True) if effect else "—")
+                row.append(interval_text(effect, signed=True, se=view.se) if effect else "—")
             sheet.rows.append(row)
     sheet.notes = [
         "mean change when the factor is switched from its first level, averaged over every setting of the other "
-        f"factors where both grid cells completed, ± its {view.ci:.0%} CI as a contrast of cell means "
+        f"factors where both grid cells completed, ± {view.spread} as a contrast of cell means "
         "(Welch–Satterthwaite df)."
     ]
     return sheet
@@ -321,7 +423,7 @@ def direction_of(metric: str, fallback: str) -> str:
 
 
 def study_view(study, frame, metrics: list[str] | None = None, baseline: str | None = None,
-               ci: float = 0.95, sort: bool = False) -> View:
+               ci: float = 0.95, sort: bool = False, se: bool = False, paired: bool = False) -> View:
     """Check the requested metrics and baseline against the study; a UserError lists the valid choices."""
     sweep = study.user_attrs.get("sweep") or {}
     objective = sweep.get("objective", {}).get("metric") or "objective"
@@ -341,7 +443,7 @@ def study_view(study, frame, metrics: list[str] | None = None, baseline: str | N
     baseline = baseline or ("baseline" if "baseline" in arms or not arms else arms[0])
     directions = {m: direction if m == objective else direction_of(m, direction) for m in chosen}
     return View(f"ganx sweep {sweep.get('name', study.study_name)}", objective, chosen, directions, baseline, ci, sort,
-                expected_cells(study))
+                expected_cells(study), se, paired)
 
 
 def study_sheets(study, frame, view: View, folder: Path | None = None) -> list[Sheet]:
@@ -350,7 +452,8 @@ def study_sheets(study, frame, view: View, folder: Path | None = None) -> list[S
 
     main = ablation_sheet(frame, view)
     main.warnings += protocol_warnings(study, view.metrics)
-    extra = [effects_sheet(frame, view), importance_sheet(tuning_studies(study, folder), view.objective)]
+    extra = [paired_sheet(frame, view), effects_sheet(frame, view),
+             importance_sheet(tuning_studies(study, folder), view.objective)]
     return [main] + [s for s in extra if s is not None]
 
 
@@ -366,7 +469,7 @@ def locations(folder: Path | None) -> list[str]:
 
 
 def study_table(study, metrics: list[str] | None = None, baseline: str | None = None, ci: float = 0.95,
-                sort: bool = False, folder: Path | None = None):
+                sort: bool = False, folder: Path | None = None, se: bool = False, paired: bool = False):
     """The Rich rendering: every sheet, then where the report and pictures are."""
     from rich.console import Group
     from rich.text import Text
@@ -374,17 +477,18 @@ def study_table(study, metrics: list[str] | None = None, baseline: str | None = 
     from .studies import sweep_folder
 
     frame = trials_frame(study)
-    view = study_view(study, frame, metrics, baseline, ci, sort)
+    view = study_view(study, frame, metrics, baseline, ci, sort, se, paired)
     folder = folder or sweep_folder(study)
     tables = [rich(sheet) for sheet in study_sheets(study, frame, view, folder)]
     return Group(*tables, *(Text(line, style="dim") for line in locations(folder)))
 
 
 def study_text(study, fmt: str, metrics: list[str] | None = None, baseline: str | None = None,
-               ci: float = 0.95, sort: bool = False, folder: Path | None = None) -> str:
+               ci: float = 0.95, sort: bool = False, folder: Path | None = None, se: bool = False,
+               paired: bool = False) -> str:
     """The table as markdown or LaTeX, or the tidy per-trial data behind it as CSV or JSON."""
     frame = trials_frame(study)
-    view = study_view(study, frame, metrics, baseline, ci, sort)
+    view = study_view(study, frame, metrics, baseline, ci, sort, se, paired)
     if fmt in ("csv", "json"):
         tidy = frame[frame.metric.isin(view.metrics) | frame.metric.isna()].drop(columns="trial")
         return tidy.to_csv(index=False) if fmt == "csv" else tidy.to_json(orient="records", indent=2) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -160,6 +160,7 @@ class Cell:
     seed: int
     config: RunConfig
     tune: int | None = None
+    resolved: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # base + arm + grid, as written
 
     @property
     def key(self) -> str:
@@ -227,6 +228,11 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
         raise UserError(f"{source}: vectorize: an arm's seeds train together, so pruner {sweep.pruner!r} cannot stop "
                         "one of them (use pruner: none, or vectorize: false)")
     problems, cells, arms, tuning, factors = [], [], [], {}, {}
+    for path, param in (sweep.search.parameters.items() if sweep.search else ()):
+        unknown = [arm for arm in param.arms or () if arm not in sweep.arms]
+        if unknown:
+            problems.append(f"{source}: search.parameters.{path}.arms: no arm named {unknown[0]!r} "
+                            f"(valid: {', '.join(sweep.arms) or 'none: this sweep has only a grid'})")
     failing: dict[str, list[str]] = {}  # a resolved config's problem -> where it failed (base, arms.x, ...)
     design = design_arms(sweep.arms, sweep.grid, "arms" in data)
     check_names([arm for arm, _, _ in design], source)
@@ -242,7 +248,8 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
             if sweep.search:
                 example = resolved
                 for path, param in sweep.search.parameters.items():
-                    example = set_path(example, path, param.example())
+                    if param.draws_for(arm):
+                        example = set_path(example, path, param.example())
                 validate_run(example, f"{source}: search.parameters", catalog)
         except UserError as exc:
             for problem in exc.problems:
@@ -260,13 +267,16 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
         name = f"{sweep.name}-{slug(arm)}"
         arms.append(arm)
         factors[arm] = point
+        written = resolved if sweep.search else None  # what search paths apply to
         cells += [
-            Cell(arm, seed, config.model_copy(update={"seed": seed, "name": f"{name}-s{seed}"})) for seed in sweep.seeds
+            Cell(arm, seed, config.model_copy(update={"seed": seed, "name": f"{name}-s{seed}"}), resolved=written)
+            for seed in sweep.seeds
         ]
         if sweep.search:
             first = sweep.search.seed
             tuning[arm] = [
-                Cell(arm, first + k, config.model_copy(update={"seed": first + k, "name": f"{name}-t{k}"}), tune=k)
+                Cell(arm, first + k, config.model_copy(update={"seed": first + k, "name": f"{name}-t{k}"}), tune=k,
+                     resolved=written)
                 for k in range(sweep.search.trials_per_arm)
             ]
     in_base = base_problems(sweep.base, catalog) if failing else set()
@@ -309,11 +319,12 @@ def base_problems(base: dict[str, Any], catalog) -> set[str]:
 
 
 def with_params(cell: Cell, params: dict[str, Any], catalog=None) -> Cell:
-    """The cell with searched parameters (dotted paths) set in its config, re-validated."""
-    data = cell.config.dump()
+    """The cell with searched parameters set, re-validated. The dotted paths apply to the config as the
+    sweep file writes it (base, arm and grid merged), as validation checked them."""
+    data = {**cell.resolved, "seed": cell.seed, "name": cell.config.name} if cell.resolved else cell.config.dump()
     for path, value in params.items():
         data = set_path(data, path, value)
-    return Cell(cell.arm, cell.seed, validate_run(data, f"cell {cell.key}", catalog), cell.tune)
+    return Cell(cell.arm, cell.seed, validate_run(data, f"cell {cell.key}", catalog), cell.tune, cell.resolved)
 
 
 def schema() -> dict[str, Any]:

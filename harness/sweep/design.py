@@ -15,9 +15,10 @@ import re
 import unicodedata
 from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from ..config import Strict
+from ..errors import UserError
 
 SLUG_WIDTH = 80  # folder names stay far below the file systems' 255 bytes
 
@@ -84,16 +85,31 @@ def frozen(value: Any) -> Any:
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of ``data`` with the dotted ``path`` set to ``value`` (missing mappings are created)."""
+    """A copy of ``data`` with the dotted ``path`` set to ``value`` (missing mappings are created).
+
+    A whole-number part indexes a list that is there, e.g. ``optimizer.betas.0``.
+    """
     out = copy.deepcopy(data)
     *parents, last = path.split(".")
     node = out
     for key in parents:
-        if not isinstance(node.get(key), dict):
+        if isinstance(node, list):
+            node = node[list_index(node, key, path)]
+            continue
+        if not isinstance(node.get(key), (dict, list)):
             node[key] = {} if key not in node or isinstance(node[key], dict) else {"name": node[key]}
         node = node[key]
-    node[last] = copy.deepcopy(value)
+    if isinstance(node, list):
+        node[list_index(node, last, path)] = copy.deepcopy(value)
+    else:
+        node[last] = copy.deepcopy(value)
     return out
+
+
+def list_index(node: list, key: str, path: str) -> int:
+    if not key.isdigit() or int(key) >= len(node):
+        raise UserError(f"{path}: {key!r} is not an index of {node!r} (0 to {len(node) - 1})")
+    return int(key)
 
 
 def grid_points(grid: dict[str, list[Any]]) -> list[tuple[str, dict[str, Any]]]:
@@ -127,6 +143,7 @@ class SearchParam(Strict):
     min: int | float | None = None
     max: int | float | None = None
     q: float | None = None
+    arms: list[str] | None = Field(None, min_length=1, description="only these arms draw it (default: every arm)")
 
     @model_validator(mode="after")
     def _complete(self) -> "SearchParam":
@@ -158,6 +175,10 @@ class SearchParam(Strict):
         if self.values is not None:
             return "categorical"
         return "int_uniform" if isinstance(self.min, int) and isinstance(self.max, int) else "uniform"
+
+    def draws_for(self, arm: str) -> bool:
+        """Whether ``arm`` (a name of ``arms``, or a grid cell ``arm,axis=level``) draws this parameter."""
+        return self.arms is None or arm.split(",")[0] in self.arms
 
     def suggest(self, trial, name: str) -> Any:
         """Draw this parameter for an Optuna trial (TPE chooses, the distribution bounds it)."""

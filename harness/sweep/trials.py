@@ -221,7 +221,8 @@ def search_params(trial, cell: Cell, sweep: Sweep) -> dict[str, Any] | None:
     if not sweep.config.search:
         return {}
     if cell.tune is not None:
-        return {path: param.suggest(trial, path) for path, param in sweep.config.search.parameters.items()}
+        return {path: param.suggest(trial, path) for path, param in sweep.config.search.parameters.items()
+                if param.draws_for(cell.arm)}
     return trial.user_attrs.get("params")
 
 

@@ -50,7 +50,7 @@ class DiffAugment(OwnRng, Trick):
         super().setup(run)
         p = self.params
         self.p = float(not p.ada) if p.p is None else p.p
-        self.images_per_interval = run.config.batch_size * p.ada_interval
+        self.images_per_interval = run.batch_size * p.ada_interval
         self.signs = torch.zeros((), device=run.device)  # sum over this interval of each D step's mean sign
         self.d_steps = 0  # D steps in this interval
 

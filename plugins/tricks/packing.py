@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from ganx import Params, Trick, UserError
@@ -9,12 +11,20 @@ from ganx import Params, Trick, UserError
 
 class Packing(Trick):
     """PacGAN (Lin et al. 2018): D is rebuilt for m samples concatenated (on features or channels)
-    and sees each m consecutive real or fake samples as one; it returns batch/m logits."""
+    and sees each m consecutive real or fake samples as one.
+
+    As in PacGAN's code, ``batch_size`` counts D's packed inputs: each step draws batch_size × m real
+    and fake samples, and D returns batch_size logits. With ``batch: samples`` it counts samples
+    instead: D sees batch_size / m inputs, and a step costs G no more than without packing.
+    """
 
     name = "packing"
 
     class Params(Params):
         m: int = Field(2, ge=2, description="samples packed into one D input")
+        batch: Literal["inputs", "samples"] = Field(
+            "inputs", description="what batch_size counts: D's packed inputs (PacGAN) or the samples drawn"
+        )
 
     @classmethod
     def conflicts(cls, params, config) -> list[str]:
@@ -26,10 +36,16 @@ class Packing(Trick):
         from ganx.plugins.layers import Packed
 
         m = self.params.m
-        if run.config.batch_size % m:
-            raise UserError(f"tricks: packing m={m} needs batch_size divisible by {m} (got {run.config.batch_size})")
+        if self.params.batch == "inputs":
+            run.batch_size = run.config.batch_size * m
+        elif run.config.batch_size % m:
+            raise UserError(
+                f"tricks: packing m={m} with batch: samples needs batch_size divisible by {m} "
+                f"(got {run.config.batch_size})"
+            )
         channels, *rest = run.data_shape
         inner = run.arch_d.build_discriminator((m * channels, *rest), run.norm_d)
+        run.init["d"].apply(inner)
         run.discriminator = Packed(inner, m).to(run.device)
 
 
