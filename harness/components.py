@@ -156,7 +156,7 @@ class Run:
     opt_g: torch.optim.Optimizer | None = None
     opt_d: torch.optim.Optimizer | None = None
     eval_generator: nn.Module | None = None
-    batch_size: int = 0
+    batch_size: int = 0  # 0: the config's
     step: int = 0
     d_steps: int = 1
     g_steps: int = 1
@@ -167,6 +167,9 @@ class Run:
     num_classes: int = 0
     class_frequencies: Tensor | None = None
     logged: dict[str, Any] = field(default_factory=dict)  # run.log's values since the last log row
+
+    def __post_init__(self):
+        self.batch_size = self.batch_size or self.config.batch_size
 
     def log(self, name: str, value: float | Tensor) -> None:
         """Add ``value`` to the next log row as ``name``: metrics.jsonl and every logger get it.

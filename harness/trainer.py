@@ -140,7 +140,6 @@ def build_run(config: RunConfig, catalog: Catalog | None = None) -> tuple[Run, H
         rng=rng,
         optimizer={"g": config.optimizer.g, "d": config.optimizer.d},
         init=init,
-        batch_size=config.batch_size,
         **conditional,
     )
     if not on_device:

@@ -204,7 +204,8 @@ def test_ada_p_and_its_interval_survive_a_checkpoint_round_trip():
 
 
 def test_training_on_digits_is_reproducible_and_differs_from_no_augmentation(tmp_path):
-    ada = {"name": "diffaugment", "ada": True, "p": 0.5, "ada_interval": 1, "ada_kimg": 0.16}  # p moves by 0.1
+    # p moves by 0.1 a D step: packing (listed after it) doubles the batch to 32 real images a step
+    ada = {"name": "diffaugment", "ada": True, "p": 0.5, "ada_interval": 1, "ada_kimg": 0.32}
     tricks = [{"name": "replay_buffer", "size": 32}, ada, {"name": "packing", "m": 2}]
     first, again, plain = (
         train_tiny(out=tmp_path / str(i), **{**IMAGES, "metrics": [], "log_every": 1, "tricks": t})

@@ -127,3 +127,12 @@ def test_paired_comparison_equals_scipys_paired_t_test_and_an_exact_sign_flip_be
     small = stats.paired({0: 3.0, 1: 5.0, 2: 4.0}, {0: 1.0, 1: 2.0, 2: 3.0})  # differences 2, 3, 1: all positive
     assert small.test == "exact sign-flip" and small.p == pytest.approx(2 / 8)  # all + or all − of 2^3 flips
     assert stats.paired({0: 1.0}, {0: 2.0, 1: 3.0}) is None
+
+
+def test_equal_differences_use_the_sign_flip_below_five_pairs_and_no_spread_is_decisive_above():
+    three = stats.paired({0: 1.0, 1: 2.0, 2: 3.0}, {0: 0.0, 1: 1.0, 2: 2.0})  # every difference is +1
+    assert (three.test, three.p) == ("exact sign-flip", pytest.approx(2 / 8))
+    five = stats.paired({s: s + 1.0 for s in range(5)}, {s: float(s) for s in range(5)})
+    assert (five.test, five.p) == ("paired t", 0.0)
+    same = stats.compare([3.0] * 5, [3.0] * 5)
+    assert (same.test, same.p) == ("welch", 1.0)

@@ -238,3 +238,21 @@ def test_search_paths_apply_to_the_config_as_written_and_may_index_lists(tmp_pat
     bad = {**search, "parameters": {"optimizer.betas.2": {"min": 0.0, "max": 0.9}}}
     with pytest.raises(UserError, match=r"optimizer.betas.2: '2' is not an index of \[0.5, 0.999\] \(0 to 1\)"):
         load_sweep(write(tmp_path, tiny, search=bad))
+
+
+def test_paths_into_lists_name_plugins_and_refuse_what_has_no_parts(tmp_path, tiny, ganx):
+    from ganx.sweep.design import set_path
+
+    assert set_path({"tricks": ["label_smoothing"]}, "tricks.0.real", 0.8) == {
+        "tricks": [{"name": "label_smoothing", "real": 0.8}]}
+    tiny["optimizer"] = {"name": "adam", "betas": [0.5, 0.999]}
+    search = {"trials_per_arm": 1, "parameters": {"optimizer.betas.0.x": {"min": 0.0, "max": 0.5}}}
+    code, _, err = ganx("sweep", "validate", write(tmp_path, tiny, search=search))
+    assert code == 2 and "optimizer.betas.0.x: '0' is 0.5, which has no parts to set" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_arms_on_a_search_parameter_need_a_sweep_with_arms(tmp_path, tiny):
+    search = {"trials_per_arm": 1, "parameters": {"loss.gp_weight": {"min": 1.0, "max": 2.0, "arms": ["baseline"]}}}
+    with pytest.raises(UserError, match="search.parameters.loss.gp_weight.arms: this sweep has no arms"):
+        load_sweep(write(tmp_path, tiny, grid={"loss": ["nsgan", "wgan-gp"]}, search=search))

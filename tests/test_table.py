@@ -132,6 +132,21 @@ def test_with_enough_seeds_the_table_gives_the_minimum_detectable_effect():
     assert not any("cannot reach significance" in w for w in sheet.warnings)
 
 
+def test_the_significance_bound_is_holm_adjusted_per_arm_when_seed_counts_differ():
+    study = new_study()
+    base = [20.0, 21.0, 22.0, 23.0, 24.0]
+    for seed, value in enumerate(base):
+        study.add_trial(trial("baseline", seed, modes=value))
+        for k, arm in enumerate(["a", "b", "c", "d"]):  # far above the baseline: Welch p is tiny
+            study.add_trial(trial(arm, seed, modes=value + 40 + k + seed % 2))
+    for seed in range(3):  # 3 vs 5 seeds: its exact test cannot go below 1 / C(8, 3) = 1/56
+        study.add_trial(trial("few", seed, modes=60.0 + seed))
+    sheet = sheet_of(study)
+    few = next(row for row in sheet.rows if row[0] == "few")
+    assert few[3] == f"{1 / 56:.3g}*"  # ranked last by Holm, it keeps its own p: significant
+    assert few[4] != "—" and not any("cannot reach significance" in w for w in sheet.warnings)
+
+
 def test_se_shows_standard_errors_in_place_of_interval_half_widths():
     sheet = sheet_of(arms_study(), se=True)
     rows = {row[0].removesuffix(" †"): row for row in sheet.rows}
@@ -385,6 +400,8 @@ def test_cli_table_formats_and_locations(tmp_path, ganx, monkeypatch):
     assert "19.3 ± 3.79" in hinge and hinge.rstrip("│ ").endswith("3/1/0")
     assert "report: `ganx report results/fx` writes results/fx/report.md" in out
     assert "pictures per run: results/fx/runs/<arm>-s<seed>/samples.png and curves.png" in out
+    code, out, _ = ganx("table", "fx", "--format", "markdown", "--se", "--paired")
+    assert code == 0 and "mean ± its standard error" in out and "**modes, paired by seed against baseline**" in out
     code, out, _ = ganx("table", tmp_path / "results/fx", "--format", "latex", "--metric", "reverse_kl")
     assert code == 0 and out.startswith("% warning: arm 'hinge' is incomplete") and r"\begin{table}" in out
     assert "reverse\\_kl" in out

@@ -90,10 +90,15 @@ def compare(arm: Sequence[float], baseline: Sequence[float], ci: float = 0.95) -
     if min(len(arm), len(baseline)) >= SMALL_N:
         from scipy import stats
 
-        p = float(stats.ttest_ind(arm, baseline, equal_var=False).pvalue)
-        return Comparison(delta, p if math.isfinite(p) else 1.0, "welch")
+        p = no_spread_p(delta) if delta.se == 0 else float(stats.ttest_ind(arm, baseline, equal_var=False).pvalue)
+        return Comparison(delta, p, "welch")
     p, test = permutation_p(arm, baseline)
     return Comparison(delta, p, test)
+
+
+def no_spread_p(delta: Interval) -> float:
+    """A t-test's p when the seeds show no spread at all (t is ±∞ or 0/0): 0 for a difference, 1 for none."""
+    return 1.0 if delta.mean == 0 else 0.0
 
 
 def smallest_p(n_arm: int, n_baseline: int) -> float:
@@ -158,10 +163,9 @@ def paired(arm: dict, baseline: dict, ci: float = 0.95) -> Paired | None:
     differences = list(a - b)
     delta = t_interval(differences, ci)
     r = float(np.corrcoef(a, b)[0, 1]) if a.std() and b.std() else math.nan
-    if delta.se == 0:
-        return Paired(delta, 1.0 if delta.mean == 0 else 0.0, "paired t", r)
     if len(seeds) >= SMALL_N:
-        return Paired(delta, float(stats.ttest_rel(a, b).pvalue), "paired t", r)
+        p = no_spread_p(delta) if delta.se == 0 else float(stats.ttest_rel(a, b).pvalue)
+        return Paired(delta, p, "paired t", r)
     observed = abs(delta.mean)
     flips = [abs(math.fsum(sign * d for sign, d in zip(signs, differences))) / len(differences)
              for signs in product((1, -1), repeat=len(differences))]

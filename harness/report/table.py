@@ -181,20 +181,21 @@ def compare_arms(frame, arms: list[str], view: View, paired: bool = False) -> di
                 results[arm], sizes[arm] = found, found.delta.n
         else:
             results[arm] = stats.compare(list(mine.values()), list(base.values()), view.ci)
-    adjusted = stats.holm([c.p for c in results.values()])
     alpha, k = 1 - view.ci, len(results)
-    verdicts = {}
-    for (arm, comparison), p in zip(results.items(), adjusted):
+    floors, detectables = [], []
+    for arm, comparison in results.items():
         mine = list(values[arm].values())
         if paired:
             n = sizes[arm]
-            floor = 0.0 if n >= stats.SMALL_N else 2 / 2**n
-            detectable = comparison.delta.se * stats.detectable_factor(n - 1, alpha / k)
+            floors.append(0.0 if n >= stats.SMALL_N else 2 / 2**n)
+            detectables.append(comparison.delta.se * stats.detectable_factor(n - 1, alpha / k))
         else:
-            floor = stats.smallest_p(len(mine), len(base))
-            detectable = stats.detectable(mine, list(base.values()), alpha / k)
-        verdicts[arm] = Verdict(comparison, p, min(1.0, k * floor), detectable)
-    return verdicts
+            floors.append(stats.smallest_p(len(mine), len(base)))
+            detectables.append(stats.detectable(mine, list(base.values()), alpha / k))
+    adjusted = stats.holm([c.p for c in results.values()])
+    best_cases = stats.holm(floors)  # Holm is monotone in each p: each arm's best adjusted p, whatever the values
+    return {arm: Verdict(comparison, p, floor, detectable) for (arm, comparison), p, floor, detectable
+            in zip(results.items(), adjusted, best_cases, detectables)}
 
 
 def ablation_sheet(frame, view: View) -> Sheet:
@@ -285,6 +286,9 @@ def paired_sheet(frame, view: View) -> Sheet | None:
         "initial weights and data stream (docs/statistics.md).",
         detectable_note(len(verdicts), alpha),
     ]
+    unpaired = [arm for arm in arms if arm != view.baseline and arm not in verdicts]
+    if unpaired:
+        sheet.notes.append(f"not shown: {', '.join(unpaired)} (fewer than two seeds shared with {view.baseline})")
     sheet.warnings = significance_warnings(verdicts, alpha)
     return sheet
 

@@ -197,7 +197,8 @@ class Sweep:
     @property
     def summary(self) -> str:
         """``4 arms × 3 seeds = 12 cells`` (+ the tuning budget of a search sweep)."""
-        text = f"{len(self.arms)} arms × {len(self.config.seeds)} seeds = {len(self.cells)} cells"
+        arms, seeds, cells = len(self.arms), len(self.config.seeds), len(self.cells)
+        text = f"{arms} arm{'s' * (arms != 1)} × {seeds} seed{'s' * (seeds != 1)} = {cells} cell{'s' * (cells != 1)}"
         if self.config.search:
             text += f", after {self.config.search.trials_per_arm} tuning trials per arm"
         return text
@@ -229,10 +230,13 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
                         "one of them (use pruner: none, or vectorize: false)")
     problems, cells, arms, tuning, factors = [], [], [], {}, {}
     for path, param in (sweep.search.parameters.items() if sweep.search else ()):
-        unknown = [arm for arm in param.arms or () if arm not in sweep.arms]
-        if unknown:
+        unknown = [arm for arm in param.arms or () if arm not in sweep.arms or "arms" not in data]
+        if unknown and "arms" not in data:
+            problems.append(f"{source}: search.parameters.{path}.arms: this sweep has no arms (a grid's cells "
+                            "all draw every parameter)")
+        elif unknown:
             problems.append(f"{source}: search.parameters.{path}.arms: no arm named {unknown[0]!r} "
-                            f"(valid: {', '.join(sweep.arms) or 'none: this sweep has only a grid'})")
+                            f"(valid: {', '.join(sweep.arms)})")
     failing: dict[str, list[str]] = {}  # a resolved config's problem -> where it failed (base, arms.x, ...)
     design = design_arms(sweep.arms, sweep.grid, "arms" in data)
     check_names([arm for arm, _, _ in design], source)
@@ -241,9 +245,9 @@ def validate_sweep(data: dict[str, Any], source: str, catalog=None) -> Sweep:
             f"{source}: " + (f"arms.{arm.split(',')[0]}" if change else "base") + (f" (cell {arm})" if point else "")
         )
         resolved = merge(sweep.base, change)
-        for path, value in point.items():
-            resolved = set_path(resolved, path, value)
         try:
+            for path, value in point.items():
+                resolved = set_path(resolved, path, value)
             config = validate_run(resolved, where, catalog)
             if sweep.search:
                 example = resolved
@@ -321,7 +325,10 @@ def base_problems(base: dict[str, Any], catalog) -> set[str]:
 def with_params(cell: Cell, params: dict[str, Any], catalog=None) -> Cell:
     """The cell with searched parameters set, re-validated. The dotted paths apply to the config as the
     sweep file writes it (base, arm and grid merged), as validation checked them."""
-    data = {**cell.resolved, "seed": cell.seed, "name": cell.config.name} if cell.resolved else cell.config.dump()
+    if cell.resolved is not None:
+        data = {**cell.resolved, "seed": cell.seed, "name": cell.config.name}
+    else:
+        data = cell.config.dump()
     for path, value in params.items():
         data = set_path(data, path, value)
     return Cell(cell.arm, cell.seed, validate_run(data, f"cell {cell.key}", catalog), cell.tune, cell.resolved)

@@ -85,30 +85,32 @@ def frozen(value: Any) -> Any:
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of ``data`` with the dotted ``path`` set to ``value`` (missing mappings are created).
+    """A copy of ``data`` with the dotted ``path`` set to ``value`` (missing mappings are created, and a
+    plugin named by a string becomes ``{name: ...}`` to take params).
 
-    A whole-number part indexes a list that is there, e.g. ``optimizer.betas.0``.
+    A whole-number part indexes a list written in ``data``, e.g. ``optimizer.betas.0`` or ``tricks.0.p``.
     """
     out = copy.deepcopy(data)
     *parents, last = path.split(".")
     node = out
     for key in parents:
-        if isinstance(node, list):
-            node = node[list_index(node, key, path)]
-            continue
-        if not isinstance(node.get(key), (dict, list)):
-            node[key] = {} if key not in node or isinstance(node[key], dict) else {"name": node[key]}
-        node = node[key]
-    if isinstance(node, list):
-        node[list_index(node, last, path)] = copy.deepcopy(value)
-    else:
-        node[last] = copy.deepcopy(value)
+        slot = list_index(node, key, path) if isinstance(node, list) else key
+        if isinstance(node, dict) and key not in node:
+            node[key] = {}
+        if isinstance(node[slot], str) or (isinstance(node, dict) and not isinstance(node[slot], (dict, list))):
+            node[slot] = {"name": node[slot]}
+        elif not isinstance(node[slot], (dict, list)):
+            raise UserError(f"{path}: {key!r} is {node[slot]!r}, which has no parts to set")
+        node = node[slot]
+    node[list_index(node, last, path) if isinstance(node, list) else last] = copy.deepcopy(value)
     return out
 
 
 def list_index(node: list, key: str, path: str) -> int:
+    """``key`` as an index of the list ``node``; a UserError naming ``path`` if it is not one."""
     if not key.isdigit() or int(key) >= len(node):
-        raise UserError(f"{path}: {key!r} is not an index of {node!r} (0 to {len(node) - 1})")
+        where = f"0 to {len(node) - 1}" if node else "it is empty"
+        raise UserError(f"{path}: {key!r} is not an index of {node!r} ({where})")
     return int(key)
 
 

@@ -89,6 +89,7 @@ class DiffAugment(OwnRng, Trick):
         self.signs += run.last["real_logits"].sign().mean()  # stays on the device until the interval ends
         self.d_steps += 1
         if self.d_steps == self.params.ada_interval:
+            self.images_per_interval = run.batch_size * self.params.ada_interval  # a later trick's setup may set it
             self.adapt((self.signs / self.d_steps).item())
             self.signs.zero_()
             self.d_steps = 0

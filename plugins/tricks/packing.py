@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ganx import Params, Trick, UserError
+from ganx import Params, Trick
 
 
 class Packing(Trick):
@@ -30,6 +30,9 @@ class Packing(Trick):
     def conflicts(cls, params, config) -> list[str]:
         if config.labels != "none":
             return ["packing rebuilds D for packed samples, which takes no class labels; use labels: none"]
+        m, batch = params.m, config.batch_size
+        if params.batch == "samples" and batch % m:
+            return [f"packing m={m} with batch: samples needs batch_size divisible by {m} (got {batch})"]
         return []
 
     def setup(self, run):
@@ -38,11 +41,6 @@ class Packing(Trick):
         m = self.params.m
         if self.params.batch == "inputs":
             run.batch_size = run.config.batch_size * m
-        elif run.config.batch_size % m:
-            raise UserError(
-                f"tricks: packing m={m} with batch: samples needs batch_size divisible by {m} "
-                f"(got {run.config.batch_size})"
-            )
         channels, *rest = run.data_shape
         inner = run.arch_d.build_discriminator((m * channels, *rest), run.norm_d)
         run.init["d"].apply(inner)
