@@ -36,7 +36,7 @@ def test_report_writes_markdown_with_existing_pictures(tmp_path, tiny, ganx, reg
     code, out, _ = ganx("report", "rep")
     assert code == 0 and "results/rep/report.md" in out
     report = (tmp_path / "results/rep/report.md").read_text()
-    assert "| baseline |" in report and "| crash † | — | — | — | — | — | 0/2/0 |" in report
+    assert "| baseline |" in report and "| crash † | — | — | — | — | — | — | 0/2/0 |" in report
     assert report.count("> **warning:** arm 'crash' is incomplete: 2 failed seeds") == 1
     assert "- crash seed 0: trick plugin 'test-crash' failed in after_g_step: RuntimeError: boom" in report
     assert "## Provenance" in report and "· torch " in report and "objective:\n  metric: modes" in report
