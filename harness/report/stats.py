@@ -63,8 +63,7 @@ def welch_interval(terms: Sequence[tuple[float, Sequence[float]]], ci: float = 0
     estimate = math.fsum(w * math.fsum(v) / len(v) for w, v in terms)
     if any(len(v) < 2 for _, v in terms):
         return Interval(estimate, math.nan, math.nan, sum(len(v) for _, v in terms))
-    parts = [w * w * _variance(v) / len(v) for w, v in terms]
-    var = math.fsum(parts)
+    var = math.fsum(_variance_parts(terms))
     n = sum(len(v) for _, v in terms)
     if var == 0:
         return Interval(estimate, estimate, estimate, n, 0.0)
@@ -74,9 +73,14 @@ def welch_interval(terms: Sequence[tuple[float, Sequence[float]]], ci: float = 0
 
 def welch_df(terms: Sequence[tuple[float, Sequence[float]]]) -> float:
     """The Welch–Satterthwaite degrees of freedom of a contrast of independent groups (NaN if they have no spread)."""
-    parts = [w * w * _variance(v) / len(v) for w, v in terms]
+    parts = _variance_parts(terms)
     denominator = math.fsum(p * p / (len(v) - 1) for p, (_, v) in zip(parts, terms))
     return math.fsum(parts) ** 2 / denominator if denominator else math.nan
+
+
+def _variance_parts(terms: Sequence[tuple[float, Sequence[float]]]) -> list[float]:
+    """Each group's share wᵢ²·s²ᵢ/nᵢ of the contrast's variance."""
+    return [w * w * _variance(v) / len(v) for w, v in terms]
 
 
 def _variance(values: Sequence[float]) -> float:
@@ -113,6 +117,12 @@ def smallest_p(n_arm: int, n_baseline: int) -> float:
         return 0.0
     splits = math.comb(n_arm + n_baseline, n_arm)
     return (2 if n_arm == n_baseline else 1) / splits
+
+
+def smallest_paired_p(pairs: int) -> float:
+    """The smallest two-sided p :func:`paired` can give with this many pairs: any p > 0 from ``SMALL_N``
+    pairs on (the paired t-test), 2 / 2ⁿ below that (the sign-flip test's all-plus and all-minus signs)."""
+    return 0.0 if pairs >= SMALL_N else 2 / 2**pairs
 
 
 def detectable(arm: Sequence[float], baseline: Sequence[float], alpha: float, power: float = POWER) -> float:

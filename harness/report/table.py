@@ -170,7 +170,7 @@ def compare_arms(frame, arms: list[str], view: View, paired: bool = False) -> di
     compared arms."""
     values = objective_values(frame, view)
     base = values.get(view.baseline, {})
-    results, sizes = {}, {}
+    results = {}
     for arm in arms:
         mine = values.get(arm, {})
         if arm == view.baseline or not mine or not base:
@@ -178,7 +178,7 @@ def compare_arms(frame, arms: list[str], view: View, paired: bool = False) -> di
         if paired:
             found = stats.paired(mine, base, view.ci)
             if found:
-                results[arm], sizes[arm] = found, found.delta.n
+                results[arm] = found
         else:
             results[arm] = stats.compare(list(mine.values()), list(base.values()), view.ci)
     alpha, k = 1 - view.ci, len(results)
@@ -186,8 +186,8 @@ def compare_arms(frame, arms: list[str], view: View, paired: bool = False) -> di
     for arm, comparison in results.items():
         mine = list(values[arm].values())
         if paired:
-            n = sizes[arm]
-            floors.append(0.0 if n >= stats.SMALL_N else 2 / 2**n)
+            n = comparison.delta.n
+            floors.append(stats.smallest_paired_p(n))
             detectables.append(comparison.delta.se * stats.detectable_factor(n - 1, alpha / k))
         else:
             floors.append(stats.smallest_p(len(mine), len(base)))
