@@ -388,6 +388,9 @@ SeOption = Annotated[bool, typer.Option("--se", help="Show mean ± standard erro
                                                      "the CI's half-width.")]
 PairedOption = Annotated[bool, typer.Option("--paired", help="Add each arm against the baseline seed by seed, on "
                                                              "the seeds both ran (docs/statistics.md).")]
+VerdictsOption = Annotated[bool, typer.Option("--verdicts", help="Add every metric's Δ vs the baseline with its CI "
+                                                                 "and Holm-adjusted p, and each arm's verdict: helps, "
+                                                                 "hurts or no detectable effect.")]
 
 
 @app.command()
@@ -404,6 +407,7 @@ def table(
     sort: SortOption = False,
     se: SeOption = False,
     paired: PairedOption = False,
+    verdicts: VerdictsOption = False,
 ) -> None:
     """Print the ablation table of a sweep: mean and CI over seeds, Δ vs the baseline with its test and
     minimum detectable effect.
@@ -417,9 +421,9 @@ def table(
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
     found, folder = open_target(target, results, study)
     if fmt == "rich":
-        print_table(study_table(found, metric, baseline, ci, sort, folder, se, paired))
+        print_table(study_table(found, metric, baseline, ci, sort, folder, se, paired, verdicts))
     else:
-        sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort, folder, se, paired))
+        sys.stdout.write(study_text(found, fmt, metric, baseline, ci, sort, folder, se, paired, verdicts))
     if unfinished(found):
         raise typer.Exit(INCOMPLETE)
 
@@ -437,6 +441,7 @@ def report(
     )] = "markdown",
     se: SeOption = False,
     paired: PairedOption = False,
+    verdicts: VerdictsOption = False,
 ) -> None:
     """Write <sweep>/report.md (or report.html): the table, a montage of samples per arm, per-arm curves
     and provenance."""
@@ -447,7 +452,7 @@ def report(
     if fmt not in FORMATS:
         raise UserError(f"--format: unknown format {fmt!r} (valid: {', '.join(FORMATS)})")
     found, folder = open_target(target, results, study)
-    view = study_view(found, trials_frame(found), metric, baseline, ci, se=se, paired=paired)
+    view = study_view(found, trials_frame(found), metric, baseline, ci, se=se, paired=paired, verdicts=verdicts)
     path = write_report(found, folder, view, fmt)
     where = "self-contained" if fmt == "html" else f"pictures in {escape(str(folder / 'report'))}/"
     console.print(f"report: {escape(str(path))} ({where})")

@@ -176,6 +176,33 @@ def test_the_paired_sheet_compares_arms_seed_by_seed():
     assert not next(r for r in unpaired.rows if r[0] == "wider")[4].endswith("*")  # unpaired: not significant
 
 
+def test_the_verdicts_sheet_tests_every_metric_and_names_what_helps_and_what_hurts():
+    from scipy.stats import ttest_ind
+
+    study = new_study()
+    study.set_user_attr("arms", ["baseline", "wider", "same"])
+    modes = {"baseline": [20.0, 21.0, 22.0, 20.0, 21.0, 22.0], "wider": [25.0, 26.0, 24.0, 25.0, 26.0, 24.0],
+             "same": [21.0, 20.0, 22.0, 20.0, 22.0, 21.0]}
+    kl = {"baseline": [0.10, 0.12, 0.11, 0.10, 0.12, 0.11], "wider": [0.30, 0.32, 0.31, 0.30, 0.32, 0.31],
+          "same": [0.11, 0.10, 0.12, 0.12, 0.10, 0.11]}  # reverse KL: lower is better, so wider hurts it
+    for arm in modes:
+        for seed, (m, k) in enumerate(zip(modes[arm], kl[arm])):
+            study.add_trial(trial(arm, seed, modes=m, reverse_kl=k))
+    frame = trials_frame(study)
+    view = study_view(study, frame, verdicts=True)
+    sheet = next(s for s in study_sheets(study, frame, view) if s.title == "every metric against baseline")
+    assert sheet.header == ["arm", "Δ modes [95% CI]", "p modes", "Δ reverse_kl [95% CI]", "p reverse_kl", "verdict"]
+    rows = {row[0]: row for row in sheet.rows}
+    assert set(rows) == {"wider", "same"}  # the baseline is not compared with itself
+    assert rows["wider"][-1] == "helps (modes); hurts (reverse_kl)"
+    assert rows["same"][-1] == "no detectable effect"
+    raw = [ttest_ind(kl[arm], kl["baseline"], equal_var=False).pvalue for arm in ("wider", "same")]
+    assert rows["wider"][4] == f"{min(1.0, 2 * min(raw)):.3g}*"  # Holm over 2 arms within the metric
+    assert rows["wider"][1].startswith("+4 [") and rows["same"][2] == "1"
+    assert "not evidence of no effect" in sheet.notes[1]
+    assert "every metric" not in " ".join(s.title for s in study_sheets(study, frame, study_view(study, frame)))
+
+
 def test_best_per_column_follows_each_metrics_direction():
     study = new_study()
     for arm in MODES:
@@ -400,8 +427,9 @@ def test_cli_table_formats_and_locations(tmp_path, ganx, monkeypatch):
     assert "19.3 ± 3.79" in hinge and hinge.rstrip("│ ").endswith("3/1/0")
     assert "report: `ganx report results/fx` writes results/fx/report.md" in out
     assert "pictures per run: results/fx/runs/<arm>-s<seed>/samples.png and curves.png" in out
-    code, out, _ = ganx("table", "fx", "--format", "markdown", "--se", "--paired")
+    code, out, _ = ganx("table", "fx", "--format", "markdown", "--se", "--paired", "--verdicts")
     assert code == 0 and "mean ± its standard error" in out and "**modes, paired by seed against baseline**" in out
+    assert "**every metric against baseline**" in out and "| hinge | -1.67 [" in out
     code, out, _ = ganx("table", tmp_path / "results/fx", "--format", "latex", "--metric", "reverse_kl")
     assert code == 0 and out.startswith("% warning: arm 'hinge' is incomplete") and r"\begin{table}" in out
     assert "reverse\\_kl" in out

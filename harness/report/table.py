@@ -2,7 +2,7 @@
 baseline with its p and minimum detectable effect, counts.
 
 Grid sweeps add the marginal effect of each factor; search sweeps add Optuna's parameter importance;
-``paired`` adds the comparison seed by seed.
+``paired`` adds the comparison seed by seed; ``verdicts`` adds every metric's Δ with each arm's verdict.
 The numbers come from :mod:`ganx.report.stats`; the renderings from :mod:`ganx.report.formats`.
 """
 
@@ -117,7 +117,8 @@ def summarize(frame, arms: list[str], metrics: list[str], ci: float = 0.95,
 @dataclass(frozen=True)
 class View:
     """What to show: metrics (the objective first) with their directions, the baseline arm, CI level, order,
-    whether ± is the CI's half-width or the standard error (``se``), and whether to add the paired sheet."""
+    whether ± is the CI's half-width or the standard error (``se``), and whether to add the paired and
+    verdicts sheets."""
 
     title: str
     objective: str
@@ -129,6 +130,7 @@ class View:
     expected: dict[str, list] = field(default_factory=dict)  # arm -> the seeds the design runs
     se: bool = False
     paired: bool = False
+    verdicts: bool = False
 
     @property
     def spread(self) -> str:
@@ -159,16 +161,17 @@ class Verdict:
     detectable: float
 
 
-def objective_values(frame, view: View) -> dict[str, dict]:
-    """Each arm's completed objective values, {seed: value}."""
-    done = completed(frame, view.objective)
+def metric_values(frame, metric: str) -> dict[str, dict]:
+    """Each arm's completed values of ``metric``, {seed: value}."""
+    done = completed(frame, metric)
     return {arm: dict(zip(rows.seed, rows.value)) for arm, rows in done.groupby("arm", sort=False)}
 
 
-def compare_arms(frame, arms: list[str], view: View, paired: bool = False) -> dict[str, Verdict]:
-    """Each arm's objective against the baseline (unpaired, or seed by seed), Holm-adjusted across the
-    compared arms."""
-    values = objective_values(frame, view)
+def compare_arms(frame, arms: list[str], view: View, paired: bool = False,
+                 metric: str | None = None) -> dict[str, Verdict]:
+    """Each arm's objective (or ``metric``) against the baseline (unpaired, or seed by seed), Holm-adjusted
+    across the compared arms."""
+    values = metric_values(frame, metric or view.objective)
     base = values.get(view.baseline, {})
     results = {}
     for arm in arms:
@@ -291,6 +294,55 @@ def paired_sheet(frame, view: View) -> Sheet | None:
         sheet.notes.append(f"not shown: {', '.join(unpaired)} (fewer than two seeds shared with {view.baseline})")
     sheet.warnings = significance_warnings(verdicts, alpha)
     return sheet
+
+
+def verdicts_sheet(frame, view: View) -> Sheet | None:
+    """Each arm against the baseline on every metric: Δ with its CI, the Holm-adjusted p, and a verdict
+    (``--verdicts``)."""
+    if not view.verdicts:
+        return None
+    arms = list(dict.fromkeys([*view.expected, *frame.arm]))
+    found = {metric: compare_arms(frame, arms, view, metric=metric) for metric in view.metrics}
+    alpha = 1 - view.ci
+    header = ["arm"] + [c for m in view.metrics for c in (f"Δ {m} [{view.ci:.0%} CI]", f"p {m}")] + ["verdict"]
+    sheet = Sheet(f"every metric against {view.baseline}", header, [])
+    for arm in arms:
+        verdicts = {m: found[m][arm] for m in view.metrics if arm in found[m]}
+        if not verdicts:
+            continue
+        cells = [arm]
+        for metric in view.metrics:
+            verdict = verdicts.get(metric)
+            cells += [delta_text(verdict.comparison.delta), number(verdict.p) + ("*" if verdict.p < alpha else "")
+                      ] if verdict else ["—", "—"]
+        sheet.rows.append(cells + [verdict_text(verdicts, view.directions, alpha)])
+    compared = max((len(f) for f in found.values()), default=0)
+    sheet.notes = [
+        f"Δ: arm mean − {view.baseline} mean, with its {view.ci:.0%} Welch CI. p: two-sided (Welch's t-test, or a "
+        f"permutation test below {stats.SMALL_N} seeds), Holm-adjusted across the {compared} arms within each "
+        f"metric; * adjusted p < {alpha:.2g}.",
+        f"verdict: helps or hurts where a metric's adjusted p < {alpha:.2g}, in its better or worse direction. "
+        "\"no detectable effect\" means these seeds could not tell the arm from the baseline; it is not evidence "
+        "of no effect (the main table's MDE says how large an effect they could have shown).",
+    ]
+    return sheet
+
+
+def delta_text(delta: stats.Interval) -> str:
+    """``+Δ [lo, hi]``, or Δ alone where there is no interval."""
+    mean = ("+" if delta.mean > 0 else "") + number(delta.mean)
+    return mean if not math.isfinite(delta.lo) else f"{mean} [{number(delta.lo)}, {number(delta.hi)}]"
+
+
+def verdict_text(verdicts: dict[str, Verdict], directions: dict[str, str], alpha: float) -> str:
+    """"helps (m, ...)", "hurts (m, ...)", both, or "no detectable effect", from the significant metrics."""
+    helps, hurts = [], []
+    for metric, verdict in verdicts.items():
+        if verdict.p < alpha and verdict.comparison.delta.mean != 0:
+            side = helps if better(directions[metric], verdict.comparison.delta.mean, 0) else hurts
+            side.append(metric)
+    parts = [f"{word} ({', '.join(metrics)})" for word, metrics in (("helps", helps), ("hurts", hurts)) if metrics]
+    return "; ".join(parts) or "no detectable effect"
 
 
 def incomplete(row: dict[str, Any]) -> bool:
@@ -427,7 +479,8 @@ def direction_of(metric: str, fallback: str) -> str:
 
 
 def study_view(study, frame, metrics: list[str] | None = None, baseline: str | None = None,
-               ci: float = 0.95, sort: bool = False, se: bool = False, paired: bool = False) -> View:
+               ci: float = 0.95, sort: bool = False, se: bool = False, paired: bool = False,
+               verdicts: bool = False) -> View:
     """Check the requested metrics and baseline against the study; a UserError lists the valid choices."""
     sweep = study.user_attrs.get("sweep") or {}
     objective = sweep.get("objective", {}).get("metric") or "objective"
@@ -447,7 +500,7 @@ def study_view(study, frame, metrics: list[str] | None = None, baseline: str | N
     baseline = baseline or ("baseline" if "baseline" in arms or not arms else arms[0])
     directions = {m: direction if m == objective else direction_of(m, direction) for m in chosen}
     return View(f"ganx sweep {sweep.get('name', study.study_name)}", objective, chosen, directions, baseline, ci, sort,
-                expected_cells(study), se, paired)
+                expected_cells(study), se, paired, verdicts)
 
 
 def study_sheets(study, frame, view: View, folder: Path | None = None) -> list[Sheet]:
@@ -456,7 +509,7 @@ def study_sheets(study, frame, view: View, folder: Path | None = None) -> list[S
 
     main = ablation_sheet(frame, view)
     main.warnings += protocol_warnings(study, view.metrics)
-    extra = [paired_sheet(frame, view), effects_sheet(frame, view),
+    extra = [paired_sheet(frame, view), verdicts_sheet(frame, view), effects_sheet(frame, view),
              importance_sheet(tuning_studies(study, folder), view.objective)]
     return [main] + [s for s in extra if s is not None]
 
@@ -473,7 +526,8 @@ def locations(folder: Path | None) -> list[str]:
 
 
 def study_table(study, metrics: list[str] | None = None, baseline: str | None = None, ci: float = 0.95,
-                sort: bool = False, folder: Path | None = None, se: bool = False, paired: bool = False):
+                sort: bool = False, folder: Path | None = None, se: bool = False, paired: bool = False,
+                verdicts: bool = False):
     """The Rich rendering: every sheet, then where the report and pictures are."""
     from rich.console import Group
     from rich.text import Text
@@ -481,7 +535,7 @@ def study_table(study, metrics: list[str] | None = None, baseline: str | None = 
     from .studies import sweep_folder
 
     frame = trials_frame(study)
-    view = study_view(study, frame, metrics, baseline, ci, sort, se, paired)
+    view = study_view(study, frame, metrics, baseline, ci, sort, se, paired, verdicts)
     folder = folder or sweep_folder(study)
     tables = [rich(sheet) for sheet in study_sheets(study, frame, view, folder)]
     return Group(*tables, *(Text(line, style="dim") for line in locations(folder)))
@@ -489,10 +543,10 @@ def study_table(study, metrics: list[str] | None = None, baseline: str | None = 
 
 def study_text(study, fmt: str, metrics: list[str] | None = None, baseline: str | None = None,
                ci: float = 0.95, sort: bool = False, folder: Path | None = None, se: bool = False,
-               paired: bool = False) -> str:
+               paired: bool = False, verdicts: bool = False) -> str:
     """The table as markdown or LaTeX, or the tidy per-trial data behind it as CSV or JSON."""
     frame = trials_frame(study)
-    view = study_view(study, frame, metrics, baseline, ci, sort, se, paired)
+    view = study_view(study, frame, metrics, baseline, ci, sort, se, paired, verdicts)
     if fmt in ("csv", "json"):
         tidy = frame[frame.metric.isin(view.metrics) | frame.metric.isna()].drop(columns="trial")
         return tidy.to_csv(index=False) if fmt == "csv" else tidy.to_json(orient="records", indent=2) + "\n"
