@@ -136,3 +136,21 @@ def test_equal_differences_use_the_sign_flip_below_five_pairs_and_no_spread_is_d
     assert (five.test, five.p) == ("paired t", 0.0)
     same = stats.compare([3.0] * 5, [3.0] * 5)
     assert (same.test, same.p) == ("welch", 1.0)
+
+
+def test_seeds_that_agree_to_the_last_digits_give_scipys_p_without_its_precision_warning():
+    import warnings
+
+    from scipy.stats import ttest_ind
+
+    same = [1.2804e-06 + i * 1e-22 for i in range(10)]  # a conditional arm's reverse KL: one value, up to rounding
+    base = [0.01, 0.02, 0.005, 0.03, 0.01, 0.015, 0.02, 0.025, 0.01, 0.04]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = ttest_ind(same, base, equal_var=False).pvalue
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's "catastrophic cancellation" RuntimeWarning would fail here
+        found = stats.compare(same, base)
+        paired = stats.paired(dict(enumerate(same)), dict(enumerate(base)))
+    assert found.p == pytest.approx(expected, rel=1e-9)
+    assert paired.p == pytest.approx(stats.compare([s - b for s, b in zip(same, base)], [0.0] * 10).p, rel=1e-9)
