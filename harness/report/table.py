@@ -319,8 +319,8 @@ def verdicts_sheet(frame, view: View) -> Sheet | None:
     compared = max((len(f) for f in found.values()), default=0)
     sheet.notes = [
         f"Δ: arm mean − {view.baseline} mean, with its {view.ci:.0%} Welch CI. p: two-sided (Welch's t-test, or a "
-        f"permutation test below {stats.SMALL_N} seeds), Holm-adjusted across the {compared} arms within each "
-        f"metric; * adjusted p < {alpha:.2g}.",
+        f"permutation test below {stats.SMALL_N} seeds), Holm-adjusted across the {compared} "
+        f"arm{'s' * (compared != 1)} within each metric; * adjusted p < {alpha:.2g}.",
         f"verdict: helps or hurts where a metric's adjusted p < {alpha:.2g}, in its better or worse direction. "
         "\"no detectable effect\" means these seeds could not tell the arm from the baseline; it is not evidence "
         "of no effect (the main table's MDE says how large an effect they could have shown).",
