@@ -90,9 +90,10 @@ def _variance(values: Sequence[float]) -> float:
 
 def compare(arm: Sequence[float], baseline: Sequence[float], ci: float = 0.95) -> Comparison:
     """``arm`` − ``baseline``: Welch's t-test, or a permutation test of the mean difference if n is small."""
-    delta = welch_interval([(1.0, arm), (-1.0, baseline)], ci)
+    terms = [(1.0, arm), (-1.0, baseline)]
+    delta = welch_interval(terms, ci)
     if min(len(arm), len(baseline)) >= SMALL_N:
-        return Comparison(delta, t_p(delta, welch_df([(1.0, arm), (-1.0, baseline)])), "welch")
+        return Comparison(delta, t_p(delta, welch_df(terms)), "welch")
     p, test = permutation_p(arm, baseline)
     return Comparison(delta, p, test)
 

@@ -140,10 +140,20 @@ class View:
 
 def interval_text(iv: stats.Interval, signed: bool = False, se: bool = False) -> str:
     """``mean ± half-width`` of the interval, or ``mean ± s.e.``; the mean alone if there is no spread."""
-    mean = ("+" if signed and iv.mean > 0 else "") + number(iv.mean)
+    mean = signed_number(iv.mean) if signed else number(iv.mean)
     if not math.isfinite(iv.lo):
         return mean
     return f"{mean} ± {number(iv.se if se else (iv.hi - iv.lo) / 2)}"
+
+
+def signed_number(value: float) -> str:
+    """A difference as text, "+" on gains."""
+    return ("+" if value > 0 else "") + number(value)
+
+
+def p_text(p: float, alpha: float) -> str:
+    """A p-value, starred when significant."""
+    return number(p) + ("*" if p < alpha else "")
 
 
 def better(direction: str, a: float, b: float) -> bool:
@@ -246,7 +256,7 @@ def verdict_cells(verdict: Verdict, view: View) -> list[str]:
     possible = verdict.floor < alpha
     detectable = number(verdict.detectable) if possible and math.isfinite(verdict.detectable) else "—"
     return [interval_text(verdict.comparison.delta, signed=True, se=view.se),
-            number(verdict.p) + ("*" if verdict.p < alpha else ""), detectable]
+            p_text(verdict.p, alpha), detectable]
 
 
 def detectable_note(compared: int, alpha: float) -> str:
@@ -313,8 +323,10 @@ def verdicts_sheet(frame, view: View) -> Sheet | None:
         cells = [arm]
         for metric in view.metrics:
             verdict = verdicts.get(metric)
-            cells += [delta_text(verdict.comparison.delta), number(verdict.p) + ("*" if verdict.p < alpha else "")
-                      ] if verdict else ["—", "—"]
+            if verdict:
+                cells += [delta_text(verdict.comparison.delta), p_text(verdict.p, alpha)]
+            else:
+                cells += ["—", "—"]
         sheet.rows.append(cells + [verdict_text(verdicts, view.directions, alpha)])
     compared = max((len(f) for f in found.values()), default=0)
     sheet.notes = [
@@ -330,7 +342,7 @@ def verdicts_sheet(frame, view: View) -> Sheet | None:
 
 def delta_text(delta: stats.Interval) -> str:
     """``+Δ [lo, hi]``, or Δ alone where there is no interval."""
-    mean = ("+" if delta.mean > 0 else "") + number(delta.mean)
+    mean = signed_number(delta.mean)
     return mean if not math.isfinite(delta.lo) else f"{mean} [{number(delta.lo)}, {number(delta.hi)}]"
 
 
